@@ -1,0 +1,191 @@
+"""SimOTA on cases small enough to work out on paper."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.structures import InstanceData
+
+from yolox_mm.models.task_modules.assigners import (SimOTAAssigner,
+                                                     candidate_masks,
+                                                     class_cost,
+                                                     dynamic_k_matching,
+                                                     pairwise_iou)
+
+INF_COST = 1e9  # stands for "not a candidate" in the hand-written tables
+
+
+def test_dynamic_k_matching_hand_case():
+    # 6 priors x 2 GTs. p5 is not a candidate: its cost and IoU must be
+    # ignored although it would win everything.
+    ious = torch.tensor([[0.9, 0.0],
+                         [0.8, 0.1],
+                         [0.6, 0.7],
+                         [0.0, 0.9],
+                         [0.1, 0.6],
+                         [1.0, 1.0]])
+    cost = torch.tensor([[1.0, 9.0],
+                         [2.0, 8.0],
+                         [1.8, 1.5],
+                         [9.0, 1.0],
+                         [5.0, 2.0],
+                         [0.1, 0.1]])
+    candidate = torch.tensor([True] * 5 + [False])
+    # dynamic k (top-10 IoUs of candidates, summed, floored, >= 1):
+    #   GT0: 0.9 + 0.8 + 0.6 + 0.1 + 0.0 = 2.4 -> k = 2 -> p0 (1.0), p2 (1.8)
+    #   GT1: 0.9 + 0.7 + 0.6 + 0.1 + 0.0 = 2.3 -> k = 2 -> p3 (1.0), p2 (1.5)
+    # p2 is claimed twice and goes to its cheaper GT, GT1 (1.5 < 1.8);
+    # GT0 keeps only p0 (no refill). p1, p4 and p5 are negatives.
+    result = dynamic_k_matching(cost[None], ious[None], candidate[None],
+                                torch.tensor([[True, True]]))
+    assert result.fg_mask[0].tolist() == [True, False, True, True, False,
+                                          False]
+    assert result.gt_inds[0].tolist() == [0, 0, 1, 1, 0, 0]
+    torch.testing.assert_close(result.ious[0],
+                               torch.tensor([0.9, 0, 0.7, 0.9, 0, 0]))
+
+
+def test_dynamic_k_matching_batch_padding_and_no_candidate():
+    # image 0 as above with a padded third GT column; image 1 has one GT but
+    # no candidate prior at all -> no positive (mmdet returns early).
+    ious = torch.tensor([[0.9, 0.0, 0.5],
+                         [0.8, 0.1, 0.5],
+                         [0.6, 0.7, 0.5],
+                         [0.0, 0.9, 0.5],
+                         [0.1, 0.6, 0.5],
+                         [1.0, 1.0, 0.5]])
+    cost = torch.tensor([[1.0, 9.0, 0.0],
+                         [2.0, 8.0, 0.0],
+                         [1.8, 1.5, 0.0],
+                         [9.0, 1.0, 0.0],
+                         [5.0, 2.0, 0.0],
+                         [0.1, 0.1, 0.0]])
+    candidate = torch.tensor([[True] * 5 + [False], [False] * 6])
+    gt_valid = torch.tensor([[True, True, False], [True, False, False]])
+    result = dynamic_k_matching(
+        torch.stack([cost, cost]), torch.stack([ious, ious]), candidate,
+        gt_valid)
+    assert result.gt_inds[0].tolist() == [0, 0, 1, 1, 0, 0]
+    assert result.fg_mask[0].sum() == 3
+    assert not result.fg_mask[1].any()
+
+
+def test_candidate_masks_geometry():
+    # stride-8 priors at x = 4, 12, ..., 44 (offset centres), y = 4.
+    priors = torch.tensor([[4. + 8 * i, 4., 8., 8.] for i in range(6)])
+    gts = torch.tensor([[[0., 0., 16., 8.],      # centre (8, 4)
+                         [16., 0., 48., 8.]]])   # centre (32, 4)
+    candidate, in_both = candidate_masks(priors, gts,
+                                         torch.tensor([[True, True]]), 2.5)
+    # GT0: in box x in (0, 16) -> p0, p1; centre square x in (-12, 28)
+    #      -> p0, p1, p2 (x = 28 is on the border: excluded, strict)
+    # GT1: in box x in (16, 48) -> p2..p5; square x in (12, 52) -> p2..p5
+    assert in_both[0, :, 0].tolist() == [True, True, False, False, False,
+                                         False]
+    assert in_both[0, :, 1].tolist() == [False, False, True, True, True,
+                                         True]
+    assert candidate[0].all()
+    # a padded GT contributes nothing
+    candidate, in_both = candidate_masks(priors, gts,
+                                         torch.tensor([[True, False]]), 2.5)
+    assert candidate[0].tolist() == [True, True, True, False, False, False]
+    assert not in_both[0, :, 1].any()
+
+
+def test_class_cost_equals_bce_sum():
+    torch.manual_seed(0)
+    scores = torch.rand(2, 50, 7).clamp(1e-4, 1 - 1e-4)
+    scores[0, 0, 3] = 0.0  # log clamps at -100 like F.binary_cross_entropy
+    scores[1, 1, 2] = 1.0
+    labels = torch.randint(0, 7, (2, 4))
+    labels[0, 0] = 3
+    labels[1, 0] = 5
+    ref = F.binary_cross_entropy(
+        scores[:, :, None, :].expand(-1, -1, 4, -1),
+        F.one_hot(labels, 7).float()[:, None].expand(-1, 50, -1, -1),
+        reduction='none').sum(-1)
+    torch.testing.assert_close(class_cost(scores, labels), ref, rtol=1e-5,
+                               atol=1e-4)
+
+
+def test_pairwise_iou_hand_values():
+    pred = torch.tensor([[[0., 0., 100., 100.], [0., 0., 50., 50.],
+                          [200., 200., 300., 300.]]])
+    gt = torch.tensor([[[0., 0., 100., 100.], [50., 50., 150., 150.]]])
+    expected = torch.tensor([[[1.0, 2500 / 17500], [0.25, 0.0],
+                              [0.0, 0.0]]])
+    torch.testing.assert_close(pairwise_iou(pred, gt), expected)
+
+
+def test_assign_end_to_end_hand_case():
+    """One image, two GTs on a row of six stride-8 priors.
+
+    Predicted boxes and uniform scores 0.5 over C=2 classes make every class
+    cost 2 ln 2, so the order of costs is the order of IoUs and of the
+    1e5 penalty. IoUs with GT0 = [0, 0, 16, 8] / GT1 = [16, 0, 48, 8]:
+      p0 [0, 0, 16, 8]: 1 / 0        p1 [0, 0, 16, 8]: 1 / 0
+      p2 [16, 0, 48, 8]: 0 / 1       p3 [16, 0, 32, 8]: 0 / 0.5
+      p4 [8, 0, 24, 8]: 1/3 / 0.2    p5 far away: 0 / 0
+    dynamic k: GT0 floor(1 + 1 + 1/3) = 2 -> p0, p1 (in box and centre);
+               GT1 floor(1 + 0.5 + 0.2) = 1 -> p2.
+    """
+    priors = torch.tensor([[4. + 8 * i, 4., 8., 8.] for i in range(6)])
+    bboxes = torch.tensor([[0., 0., 16., 8.], [0., 0., 16., 8.],
+                           [16., 0., 48., 8.], [16., 0., 32., 8.],
+                           [8., 0., 24., 8.], [100., 100., 108., 108.]])
+    pred = InstanceData(priors=priors, bboxes=bboxes,
+                        scores=torch.full((6, 2), 0.5))
+    gt = InstanceData(
+        bboxes=torch.tensor([[0., 0., 16., 8.], [16., 0., 48., 8.]]),
+        labels=torch.tensor([0, 1]))
+    result = SimOTAAssigner(center_radius=2.5).assign(pred, gt)
+    assert result.gt_inds.tolist() == [1, 1, 2, 0, 0, 0]
+    assert result.labels.tolist() == [0, 0, 1, -1, -1, -1]
+    torch.testing.assert_close(result.max_overlaps[:3],
+                               torch.tensor([1., 1., 1.]))
+    assert (result.max_overlaps[3:] == -1e5).all()
+
+
+def test_assign_no_gt():
+    pred = InstanceData(priors=torch.tensor([[4., 4., 8., 8.]]),
+                        bboxes=torch.tensor([[0., 0., 8., 8.]]),
+                        scores=torch.full((1, 3), 0.5))
+    gt = InstanceData(bboxes=torch.zeros((0, 4)),
+                      labels=torch.zeros((0, ), dtype=torch.long))
+    result = SimOTAAssigner().assign(pred, gt)
+    assert result.gt_inds.tolist() == [0]
+    assert result.labels.tolist() == [-1]
+    assert result.num_gts == 0
+
+
+def test_chunked_equals_unchunked():
+    torch.manual_seed(1)
+    num_imgs, num_priors, num_gts = 3, 200, 5
+    priors = torch.cat([torch.rand(num_priors, 2) * 160,
+                        torch.full((num_priors, 2), 8.)], 1)
+    xy = torch.rand(num_imgs, num_priors, 2) * 150
+    pred = torch.cat([xy, xy + 5 + torch.rand(num_imgs, num_priors, 2) * 40],
+                     -1)
+    gxy = torch.rand(num_imgs, num_gts, 2) * 120
+    gts = torch.cat([gxy, gxy + 8 + torch.rand(num_imgs, num_gts, 2) * 40],
+                    -1)
+    scores = torch.rand(num_imgs, num_priors, 4)
+    labels = torch.randint(0, 4, (num_imgs, num_gts))
+    valid = torch.ones(num_imgs, num_gts, dtype=torch.bool)
+    full = SimOTAAssigner().batch_assign(priors, pred, scores, gts, labels,
+                                         valid)
+    chunked = SimOTAAssigner(max_pairs=num_priors * num_gts).batch_assign(
+        priors, pred, scores, gts, labels, valid)
+    for a, b in zip(full, chunked):
+        assert torch.equal(a, b)
+    assert full.fg_mask.any()
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(center_radius=0),
+    dict(candidate_topk=0),
+    dict(iou_calculator=dict(type='BboxOverlaps3D')),
+])
+def test_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        SimOTAAssigner(**kwargs)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Create .venv with the pinned stack and yolox_mm (editable, with test
+# extras). Re-running when everything is installed takes a few seconds.
+#
+# mmcv 2.1.0 has no wheel for torch 2.13, so it is built from source with its
+# compiled ops (~30-40 min on 2 cores the first time; pip keeps the built
+# wheel in its cache, so later set-ups take seconds). Its setup.py imports
+# torch (hence --no-build-isolation) and pkg_resources (hence
+# setuptools<70; pip then warns that torch asks for setuptools>=77, which
+# only torch's C++-extension builder uses).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+STAMP="$VENV/.yolox_mm-setup"
+say() { echo "[setup $(date +%H:%M:%S)] $*"; }
+
+want=$(cat tools/setup_env.sh setup.py requirements.txt | sha256sum | cut -c1-16)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] &&
+   "$PY" -c 'import mmcv.ops, mmdet, yolox_mm' 2>/dev/null; then
+  say ".venv is up to date ($("$PY" -c 'import torch, mmcv, mmdet; print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmdet {mmdet.__version__}")'))"
+  exit 0
+fi
+
+if [ ! -x "$PY" ]; then
+  say "creating $VENV with $($PYTHON --version)"
+  "$PYTHON" -m venv "$VENV"
+fi
+pip() { "$PY" -m pip --disable-pip-version-check "$@"; }
+
+say "torch 2.13.0 (CPU wheel), ninja, wheel"
+pip install -q torch==2.13.0 ninja wheel
+say "setuptools<70 for mmcv's build"
+pip install -q 'setuptools<70' 2>&1 | grep -v 'torch .* requires setuptools' || true
+
+if ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
+  log="$VENV/mmcv-build.log"
+  say "mmcv 2.1.0 with compiled ops: from pip's cache if built before, else"
+  say "a source build (~30-40 min on 2 cores); progress below, full log in $log"
+  set +e
+  MMCV_WITH_OPS=1 MAX_JOBS=$(nproc) "$PY" -m pip --disable-pip-version-check \
+    install -v --no-build-isolation mmcv==2.1.0 >"$log" 2>&1 &
+  pid=$!
+  last=""
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 30
+    step=$(grep -oE '^\[[0-9]+/[0-9]+\]' "$log" | tail -n1)
+    [ -n "$step" ] && [ "$step" != "$last" ] && say "mmcv build: compiled $step"
+    [ -z "$step" ] && say "mmcv: $(tail -n1 "$log" | cut -c1-100)"
+    last=$step
+  done
+  wait "$pid"; rc=$?
+  set -e
+  if [ $rc -ne 0 ] || ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
+    tail -n 40 "$log"
+    say "mmcv build FAILED (exit $rc); full log in $log"
+    exit 1
+  fi
+fi
+
+say "mmengine 0.10.7, mmdet 3.3.0, pycocotools, opencv, yolox_mm (editable)"
+pip install -q mmengine==0.10.7 mmdet==3.3.0 pycocotools opencv-python numpy
+pip install -q --no-build-isolation -e '.[tests]'
+"$PY" -c 'import mmcv.ops, mmdet.models, yolox_mm' 
+echo "$want" >"$STAMP"
+say "done: $("$PY" -c 'import torch, mmcv, mmdet, yolox_mm; print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmdet {mmdet.__version__}, yolox_mm {yolox_mm.__version__}")')"

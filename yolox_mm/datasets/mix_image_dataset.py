@@ -1,0 +1,262 @@
+"""Dataset wrapper that feeds multi-image transforms (Mosaic, MixUp)."""
+import copy
+from collections.abc import Sequence as SequenceABC
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmdet.structures.bbox import BaseBoxes
+from mmengine.dataset import BaseDataset, force_full_init
+
+from yolox_mm.registry import DATASETS, TRANSFORMS
+
+# Result keys that transforms modify in place (mmdet ``RandomFlip`` flips
+# ``gt_bboxes`` in place; ``RandomCrop`` shifts them in place and may then
+# return None). They are small, so each transform gets its own copy.
+# Images are not copied: see the class docstring.
+_PER_TRANSFORM_COPIED_KEYS = ('gt_bboxes', 'gt_bboxes_labels',
+                              'gt_ignore_flags')
+
+
+def _copy_annotations(results: dict) -> dict:
+    """A new dict with the same values, the annotation containers copied."""
+    out = dict(results)
+    for key in _PER_TRANSFORM_COPIED_KEYS:
+        value = out.get(key)
+        if isinstance(value, (BaseBoxes, torch.Tensor)):
+            out[key] = value.clone()
+        elif isinstance(value, np.ndarray):
+            out[key] = value.copy()
+    return out
+
+
+def _type_name(transform_cfg: Union[dict, Callable],
+               transform: Callable) -> str:
+    """The name that ``skip_type_keys`` matches for one pipeline entry.
+
+    ``type`` of a config dict without its scope prefix
+    (``'yolox_mm.Mosaic'`` -> ``'Mosaic'``), the class name for a class
+    ``type`` (pure-Python configs) or for an already built transform.
+    """
+    if isinstance(transform_cfg, dict):
+        type_ = transform_cfg['type']
+        if isinstance(type_, str):
+            return type_.split('.')[-1]
+        return type_.__name__
+    return type(transform).__name__
+
+
+@DATASETS.register_module()
+class YOLOXMixImageDataset:
+    """Drop-in replacement for mmdet's ``MultiImageMixDataset``.
+
+    Runs ``pipeline`` on ``dataset[idx]``. Before a transform that has
+    ``get_indexes`` (Mosaic, MixUp), it draws the extra indices with
+    ``transform.get_indexes(self.dataset)``, loads them through the wrapped
+    dataset (``self.dataset[i]``: decode + annotations) and passes them as
+    ``results['mix_results']`` (removed again after the transform). If a
+    transform returns ``None`` it is re-run (up to ``max_refetch`` times) on
+    the same input, as in mmdet. Transforms whose type name is in
+    ``skip_type_keys`` are skipped.
+
+    Same constructor, ``metainfo``, ``__len__``, ``get_data_info``,
+    ``update_skip_type_keys`` and the same sequence of random draws as mmdet
+    3.3.0 ``MultiImageMixDataset`` (so the same seed gives the same samples
+    with the same transforms). Differences:
+
+    - **The skip state is shared with DataLoader workers.** It is a
+      ``torch.bool`` tensor with one flag per pipeline transform, created in
+      ``__init__`` and moved to shared memory (``share_memory_()``). Workers
+      inherit it (``fork``) or receive a handle to the same memory when the
+      dataset is pickled to them (``spawn``/``forkserver``, through torch's
+      multiprocessing reductions). So :meth:`update_skip_type_keys` called in
+      the main process (by ``YOLOXModeSwitchHook``) reaches workers that are
+      already running with ``persistent_workers=True``; the workers need not
+      be re-spawned (mmdet's wrapper keeps a plain attribute, which a worker
+      only sees in its own copy). :attr:`supports_live_skip` tells the hook.
+      The flag is read once per sample; a batch the workers prefetched before
+      the update still has the old pipeline (the hook updates the flags in
+      ``before_train_epoch``, before the epoch's iterator prefetches).
+    - **No ``copy.deepcopy``.** mmdet deep-copies the sample (images
+      included, and ``mix_results``) before every transform and the extra
+      samples once more. ``self.dataset[i]`` already returns new objects on
+      every call (mmengine ``BaseDataset.get_data_info`` copies the record,
+      and the loading pipeline decodes a new image), so here each transform
+      only gets a new dict with copies of ``gt_bboxes``,
+      ``gt_bboxes_labels`` and ``gt_ignore_flags`` (the containers mmdet
+      transforms modify in place, e.g. ``RandomFlip`` and ``RandomCrop``),
+      for itself and for each ``mix_results`` entry; a retry after ``None``
+      starts from the untouched input. Images are shared, not copied:
+      a transform that writes into ``results['img']`` in place (mmdet
+      ``YOLOXHSVRandomAug`` does) must not then return ``None``, and a
+      wrapped dataset that caches decoded images must return a copy.
+    - Skip keys are matched against the type *name*: a scope prefix is
+      ignored (``'yolox_mm.Mosaic'`` matches ``'Mosaic'``) and class
+      ``type``\\ s of pure-Python configs match by class name. Keys that name
+      no transform are ignored (e.g. ``'MixUp'`` for the tiny and nano
+      pipelines, which have none).
+    - Pipeline entries may also be built transforms (any callable); the
+      wrapped dataset may be any object with ``__len__`` and ``__getitem__``
+      (mmdet accepts only ``BaseDataset``, which excludes mmengine's
+      ``ConcatDataset``). ``TypeError``/``ValueError`` instead of ``assert``.
+
+    Args:
+        dataset: The wrapped dataset or its config.
+        pipeline: Transform configs (or transforms), applied in order.
+        skip_type_keys: Type names of transforms to skip from the start.
+            Defaults to None (skip nothing).
+        max_refetch: How often a transform that returned ``None`` and the
+            loading of the extra samples are retried before
+            ``RuntimeError``. Defaults to 15.
+        lazy_init: Defer ``full_init`` of the wrapped dataset.
+            Defaults to False.
+    """
+
+    #: ``update_skip_type_keys`` reaches running DataLoader workers, so
+    #: ``YOLOXModeSwitchHook`` need not restart them.
+    supports_live_skip = True
+
+    def __init__(self,
+                 dataset: Union[BaseDataset, dict],
+                 pipeline: Sequence[Union[dict, Callable]],
+                 skip_type_keys: Optional[Sequence[str]] = None,
+                 max_refetch: int = 15,
+                 lazy_init: bool = False) -> None:
+        if not isinstance(pipeline, SequenceABC) or isinstance(pipeline, str):
+            raise TypeError('pipeline must be a sequence of transform configs '
+                            f'or transforms, but received {type(pipeline)}')
+        self.pipeline: List[Callable] = []
+        self.pipeline_types: List[str] = []
+        for cfg in pipeline:
+            if isinstance(cfg, dict):
+                transform = TRANSFORMS.build(cfg)
+            elif callable(cfg):
+                transform = cfg
+            else:
+                raise TypeError('pipeline entries must be dicts or callables, '
+                                f'but received {type(cfg)}')
+            self.pipeline.append(transform)
+            self.pipeline_types.append(_type_name(cfg, transform))
+
+        if isinstance(dataset, dict):
+            self.dataset = DATASETS.build(dataset)
+        elif hasattr(dataset, '__getitem__') and hasattr(dataset, '__len__'):
+            self.dataset = dataset
+        else:
+            raise TypeError('dataset must be a dataset config dict or a '
+                            'dataset (with __len__ and __getitem__), but '
+                            f'received {type(dataset)}')
+        if not isinstance(max_refetch, int) or max_refetch < 1:
+            raise ValueError('max_refetch must be an int >= 1, but received '
+                             f'{max_refetch!r}')
+        self.max_refetch = max_refetch
+        self._metainfo = getattr(self.dataset, 'metainfo', {})
+        if hasattr(self.dataset, 'flag'):
+            self.flag = self.dataset.flag
+
+        # One flag per pipeline transform, True = skipped. In shared memory so
+        # that DataLoader workers read the main process's current value.
+        self._skip_flags = torch.zeros(
+            len(self.pipeline), dtype=torch.bool).share_memory_()
+        if skip_type_keys is not None:
+            self.update_skip_type_keys(skip_type_keys)
+
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    @property
+    def metainfo(self) -> dict:
+        """A copy of the wrapped dataset's meta information."""
+        return copy.deepcopy(self._metainfo)
+
+    @property
+    def skip_type_keys(self) -> Tuple[str, ...]:
+        """Type names of the transforms currently skipped (shared state)."""
+        return tuple(name for name, skipped in zip(
+            self.pipeline_types, self._skip_flags.tolist()) if skipped)
+
+    def full_init(self) -> None:
+        """Fully initialise the wrapped dataset (load its annotations)."""
+        if self._fully_initialized:
+            return
+        if hasattr(self.dataset, 'full_init'):
+            self.dataset.full_init()
+        self._fully_initialized = True
+
+    @force_full_init
+    def get_data_info(self, idx: int) -> dict:
+        """The wrapped dataset's annotation record ``idx``."""
+        return self.dataset.get_data_info(idx)
+
+    @force_full_init
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def update_skip_type_keys(self, skip_type_keys: Sequence[str]) -> None:
+        """Skip the transforms named in ``skip_type_keys`` from now on.
+
+        Replaces the previous set (an empty sequence re-enables every
+        transform). Takes effect in DataLoader workers that are already
+        running, from their next sample on.
+
+        Args:
+            skip_type_keys: Transform type names, e.g.
+                ``('Mosaic', 'RandomAffine', 'MixUp')``.
+        """
+        if isinstance(skip_type_keys, str) or not all(
+                isinstance(key, str) for key in skip_type_keys):
+            raise TypeError('skip_type_keys must be a sequence of str, but '
+                            f'received {skip_type_keys!r}')
+        keys = set(skip_type_keys)
+        flags = torch.tensor([name in keys for name in self.pipeline_types],
+                             dtype=torch.bool)
+        self._skip_flags.copy_(flags)  # in place: keep the shared storage
+
+    def _load_mix_results(self, transform: Any) -> List[dict]:
+        """Load the extra samples ``transform.get_indexes`` asks for."""
+        for _ in range(self.max_refetch):
+            indexes = transform.get_indexes(self.dataset)
+            if not isinstance(indexes, SequenceABC):
+                indexes = [indexes]
+            mix_results = [self.dataset[index] for index in indexes]
+            if not any(r is None for r in mix_results):
+                return mix_results
+        raise RuntimeError(
+            f'The wrapped dataset returned None for the extra samples of '
+            f'{transform!r} {self.max_refetch} times; check its loading '
+            'pipeline.')
+
+    def __getitem__(self, idx: int) -> dict:
+        results = self.dataset[idx]
+        skip_flags = self._skip_flags.tolist()  # one read of the shared flags
+        for transform, skipped in zip(self.pipeline, skip_flags):
+            if skipped:
+                continue
+            mix_results = None
+            if hasattr(transform, 'get_indexes'):
+                mix_results = self._load_mix_results(transform)
+
+            for _ in range(self.max_refetch):
+                inputs = _copy_annotations(results)
+                if mix_results is not None:
+                    inputs['mix_results'] = [
+                        _copy_annotations(r) for r in mix_results
+                    ]
+                updated = transform(inputs)
+                if updated is not None:
+                    results = updated
+                    break
+            else:
+                raise RuntimeError(
+                    f'{transform!r} returned None {self.max_refetch} times '
+                    'in a row; check the pipeline of the dataset wrapper.')
+            results.pop('mix_results', None)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}('
+                f'dataset={type(self.dataset).__name__}, '
+                f'pipeline_types={self.pipeline_types}, '
+                f'skip_type_keys={self.skip_type_keys}, '
+                f'max_refetch={self.max_refetch})')

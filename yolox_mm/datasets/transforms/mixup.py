@@ -1,0 +1,299 @@
+"""YOLOX MixUp: blend a jittered, flipped second image into the current one.
+
+Box format everywhere in this module: ``xyxy`` in pixels, as mmdet
+``HorizontalBoxes`` of shape ``[N, 4]`` (float32). The partner's input boxes
+are in the pixels of the partner image; every output box is in the pixels of
+``results['img']`` (the image being augmented, usually the H x W output of
+Mosaic + RandomAffine).
+"""
+from typing import Sequence, Tuple
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
+from mmdet.structures.bbox import autocast_box_type
+
+from yolox_mm.registry import TRANSFORMS
+from .mosaic import resize_keep_ratio
+
+
+def has_trainable_instance(data_info: dict) -> bool:
+    """Whether an annotation record has at least one non-ignored instance.
+
+    Args:
+        data_info: One record of an mmengine ``BaseDataset``
+            (``dataset.get_data_info(i)``): ``instances`` is a list of dicts
+            with ``bbox`` and an optional ``ignore_flag`` (1 for COCO crowd
+            boxes).
+
+    Returns:
+        True if some instance has no ``ignore_flag`` or ``ignore_flag == 0``.
+    """
+    return any(not inst.get('ignore_flag', 0)
+               for inst in data_info.get('instances', ()))
+
+
+@TRANSFORMS.register_module()
+class MixUp(BaseTransform):
+    """MixUp as in YOLOX: paste a jittered partner image, blend 0.5 / 0.5.
+
+    ``(W, H) = img_scale``; ``(w_t, h_t)`` is the size of ``results['img']``.
+
+    .. code:: text
+
+        partner --letterbox--> W x H canvas (top-left, pad_val)
+                --resize x jit--> (int(W*jit), int(H*jit))  [--flip]
+                --crop (w_t, h_t) at a random offset (pad_val outside)-->
+        out = floor(0.5 * results['img'] + 0.5 * crop)
+
+        jittered partner canvas, padded with pad_val to >= h_t x w_t
+          0                                       W'
+        0 +---------------------------------------+
+          |  partner image      |                 |
+          |     +---------------+---+             |
+          |     | window h_t x w_t  |             |
+          |-----| top-left at       |     pad     |
+          |     | (x_off, y_off)    |             |
+          | pad +-------------------+             |
+       H' +---------------------------------------+
+
+    Steps (the same as mmdet 3.3.0 ``MixUp`` and official YOLOX):
+
+    1. ``jit = U(ratio_range)``; ``flip = U(0, 1) > flip_ratio``.
+    2. The partner is resized (keep ratio, ``r = min(H/h, W/w)``) and pasted
+       at the top-left of a ``W x H`` canvas filled with ``pad_val``.
+    3. The canvas is resized by ``jit``; flipped horizontally if ``flip``.
+    4. A ``h_t x w_t`` window is cut at a random offset
+       (``y_off = randint(0, H' - h_t)`` if ``H' > h_t``, then
+       ``x_off = randint(0, W' - w_t)`` if ``W' > w_t``, where ``H', W'`` is
+       the size of the jittered canvas padded with ``pad_val`` to at least
+       the target size).
+    5. Partner boxes: ``* r * jit``, clipped to the jittered canvas, flipped,
+       shifted by ``(-x_off, -y_off)``, clipped to ``w_t x h_t``.
+    6. The image is ``floor(0.5 * img + 0.5 * window)``: the published
+       YOLOX mixing (official ``MosaicDetection.mixup``: ``0.5 * origin_img
+       + 0.5 * padded_cropped_img``, then ``astype(np.uint8)``), not a
+       Beta-distributed weight. Boxes are concatenated (``results`` first,
+       then the partner's) and those not inside the image are dropped.
+
+    Required Keys:
+
+    - img (np.ndarray): ``[h_t, w_t, C]`` uint8.
+    - gt_bboxes (HorizontalBoxes | np.ndarray): ``[N, 4]`` ``xyxy``, pixels
+      of ``img``.
+    - gt_bboxes_labels (np.ndarray): ``[N]`` int64.
+    - gt_ignore_flags (np.ndarray): ``[N]`` bool.
+    - mix_results (List[dict]): 1 dict (the partner) with the same keys; its
+      boxes are in the pixels of its own image.
+
+    Modified Keys:
+
+    - img: ``[h_t, w_t, C]`` uint8 (same size as the input).
+    - img_shape: ``(h_t, w_t)``.
+    - gt_bboxes: ``[N + K, 4]`` at most, ``xyxy``, pixels of ``img``.
+    - gt_bboxes_labels, gt_ignore_flags: matching ``[N + K]``.
+
+    Random draws (all ``np.random``, in this order, as mmdet 3.3.0):
+    ``get_indexes``: ``randint(0, len(dataset))`` until a partner with
+    annotations is found (at most ``max_iters`` draws); ``transform``:
+    ``uniform(*ratio_range)``, ``uniform(0, 1)``, then ``randint`` for
+    ``y_off`` and for ``x_off`` when the padded canvas is larger than the
+    target. So, for the same seed and partner, the boxes are identical to
+    mmdet's and the image is identical up to the float32 rounding below
+    (``tests/test_datasets/test_transforms/test_mixup.py``).
+
+    Deliberate differences from mmdet 3.3.0 ``MixUp``:
+
+    - :meth:`get_indexes` checks the partner's **annotations**
+      (``dataset.get_data_info(i)['instances']``) instead of loading and
+      decoding the image (mmdet calls ``dataset[i]``, a full decode, up to
+      ``max_iters`` times, then the wrapper loads the chosen image again).
+      Instances with ``ignore_flag`` (COCO crowd) do not count: a partner
+      with only ignored boxes adds no positive target. The draws are the same
+      as mmdet's as long as the wrapped dataset's loading pipeline is
+      deterministic, keeps every annotated box and never returns ``None``
+      (true for ``LoadImageFromFile`` + ``LoadAnnotations``).
+    - Mixing is skipped (``results`` returned unchanged, no random draw) if
+      ``results`` has no boxes, as in official YOLOX
+      (``MosaicDetection.__getitem__`` mixes only if ``mosaic_labels`` is not
+      empty). mmdet checks only the partner (kept here too) and would still
+      mix into an image without boxes.
+    - The letterbox and jitter canvases are float32 (mmdet: float64 from
+      ``np.ones(...) * pad_val``): half the memory and a faster resize. The
+      jittered pixels are truncated to uint8 as in mmdet; float32 rounding
+      moves a few of them across an integer, i.e. changes them by 1
+      (measured: at most 1e-4 of the pixels at 640x640; up to ~1 % on tiny
+      test images), so the blended image differs from mmdet's by at most 1
+      at those pixels. The blend itself is done in integers,
+      ``(a + b) >> 1`` for uint8 images, which equals mmdet's
+      ``uint8(0.5 * float32(a) + 0.5 * float32(b))`` exactly.
+    - Only the crop window is materialised (mmdet builds the whole padded
+      canvas, then crops it); the partner's input boxes are cloned, never
+      modified; ``ValueError`` instead of ``assert``.
+
+    Args:
+        img_scale: ``(W, H)``, width first: the letterbox canvas the partner
+            is fitted into before jittering; normally the network input size.
+            Defaults to ``(640, 640)``.
+        ratio_range: ``(low, high)`` range of the scale jitter ``jit``.
+            Defaults to ``(0.5, 1.5)`` (mmdet's class default; mmdet and
+            mmyolo YOLOX configs use ``(0.8, 1.6)``).
+        flip_ratio: The partner is flipped when ``U(0, 1) > flip_ratio``,
+            i.e. with probability ``1 - flip_ratio``. Defaults to 0.5.
+        pad_val: Fill value of the canvases. Defaults to 114.0 (official
+            YOLOX pads the crop canvas with 0).
+        max_iters: Maximum number of index draws in :meth:`get_indexes`.
+            Defaults to 15.
+        bbox_clip_border: Clip the partner's boxes to the canvas and to the
+            target image. Defaults to True.
+    """
+
+    def __init__(self,
+                 img_scale: Tuple[int, int] = (640, 640),
+                 ratio_range: Tuple[float, float] = (0.5, 1.5),
+                 flip_ratio: float = 0.5,
+                 pad_val: float = 114.0,
+                 max_iters: int = 15,
+                 bbox_clip_border: bool = True) -> None:
+        if (not isinstance(img_scale, Sequence) or len(img_scale) != 2
+                or not all(isinstance(s, int) and s > 0 for s in img_scale)):
+            raise ValueError('img_scale must be (width, height), two positive '
+                             f'ints, but received {img_scale!r}')
+        if (not isinstance(ratio_range, Sequence) or len(ratio_range) != 2
+                or not 0 < ratio_range[0] <= ratio_range[1]):
+            raise ValueError('ratio_range must be (low, high) with '
+                             f'0 < low <= high, but received {ratio_range!r}')
+        if not 0.0 <= flip_ratio <= 1.0:
+            raise ValueError(
+                f'flip_ratio must be in [0, 1], but received {flip_ratio!r}')
+        if not isinstance(max_iters, int) or max_iters < 1:
+            raise ValueError(
+                f'max_iters must be an int >= 1, but received {max_iters!r}')
+        self.img_scale = tuple(img_scale)
+        self.ratio_range = tuple(ratio_range)
+        self.flip_ratio = flip_ratio
+        self.pad_val = pad_val
+        self.max_iters = max_iters
+        self.bbox_clip_border = bbox_clip_border
+
+    @property
+    def dynamic_scale(self) -> Tuple[int, int]:
+        """``img_scale`` under mmdet's attribute name, ``(W, H)``."""
+        return self.img_scale
+
+    @cache_randomness
+    def get_indexes(self, dataset) -> int:
+        """Draw the partner's dataset index from its annotations only.
+
+        Args:
+            dataset: The wrapped dataset; needs ``len()`` and
+                ``get_data_info(i)`` returning a record with ``instances``.
+
+        Returns:
+            The first drawn index whose record has a non-ignored instance, or
+            the last drawn index after ``max_iters`` draws (as mmdet; then
+            :meth:`transform` may skip mixing).
+        """
+        for _ in range(self.max_iters):
+            index = np.random.randint(0, len(dataset))
+            if has_trainable_instance(dataset.get_data_info(index)):
+                break
+        return index
+
+    @autocast_box_type()
+    def transform(self, results: dict) -> dict:
+        """Mix the partner into ``results``; see the class docstring.
+
+        Args:
+            results: Result dict with ``mix_results`` (1 dict).
+
+        Returns:
+            ``results``, updated in place (unchanged if either image has no
+            boxes).
+        """
+        mix_results = results.get('mix_results')
+        if mix_results is None or len(mix_results) != 1:
+            raise ValueError(
+                'MixUp needs results["mix_results"] with 1 dict (from '
+                'get_indexes through the dataset wrapper), but received '
+                f'{None if mix_results is None else len(mix_results)}')
+        partner = mix_results[0]
+        if len(partner['gt_bboxes']) == 0 or len(results['gt_bboxes']) == 0:
+            return results
+
+        jit = np.random.uniform(*self.ratio_range)
+        flip = np.random.uniform(0, 1) > self.flip_ratio
+
+        # 1-2. letterbox the partner top-left into a W x H float32 canvas.
+        width, height = self.img_scale
+        partner_img, ratio = resize_keep_ratio(partner['img'], self.img_scale)
+        canvas = np.full((height, width) + partner_img.shape[2:],
+                         self.pad_val,
+                         dtype=np.float32)
+        canvas[:partner_img.shape[0], :partner_img.shape[1]] = partner_img
+        # 3. scale jitter, flip.
+        ratio *= jit
+        canvas = cv2.resize(canvas, (int(width * jit), int(height * jit)),
+                            interpolation=cv2.INTER_LINEAR)
+        if canvas.ndim < partner_img.ndim:  # OpenCV drops a channel axis of 1
+            canvas = canvas[..., None]
+        if flip:
+            canvas = canvas[:, ::-1]
+
+        # 4. random window of the (virtually) padded canvas.
+        img = results['img']
+        jit_h, jit_w = canvas.shape[:2]
+        target_h, target_w = img.shape[:2]
+        y_off = x_off = 0
+        if jit_h > target_h:
+            y_off = np.random.randint(0, jit_h - target_h)
+        if jit_w > target_w:
+            x_off = np.random.randint(0, jit_w - target_w)
+        if canvas.shape[2:] != img.shape[2:]:
+            raise ValueError(
+                'MixUp needs images with the same channels, but received '
+                f'{img.shape} (results) and {partner["img"].shape} (partner)')
+        window = np.full(img.shape, self.pad_val, dtype=np.uint8)
+        visible = canvas[y_off:y_off + target_h, x_off:x_off + target_w]
+        # float32 -> uint8 truncates, as mmdet's float64 -> uint8 does.
+        window[:visible.shape[0], :visible.shape[1]] = visible
+
+        # 5. partner boxes into the pixels of ``img``.
+        partner_boxes = partner['gt_bboxes'].clone()
+        partner_boxes.rescale_([ratio, ratio])
+        if self.bbox_clip_border:
+            partner_boxes.clip_([jit_h, jit_w])
+        if flip:
+            partner_boxes.flip_([jit_h, jit_w], direction='horizontal')
+        partner_boxes.translate_([-x_off, -y_off])
+        if self.bbox_clip_border:
+            partner_boxes.clip_([target_h, target_w])
+
+        # 6. blend 0.5 / 0.5 and merge the labels.
+        if img.dtype == np.uint8:
+            mixed = ((img.astype(np.uint16) + window) >> 1).astype(np.uint8)
+        else:
+            mixed = (0.5 * img.astype(np.float32) +
+                     0.5 * window.astype(np.float32)).astype(np.uint8)
+        boxes = type(partner_boxes).cat([results['gt_bboxes'], partner_boxes],
+                                        dim=0)
+        labels = np.concatenate(
+            (results['gt_bboxes_labels'], partner['gt_bboxes_labels']), 0)
+        ignore_flags = np.concatenate(
+            (results['gt_ignore_flags'], partner['gt_ignore_flags']), 0)
+        inside = boxes.is_inside([target_h, target_w]).numpy()
+
+        results['img'] = mixed
+        results['img_shape'] = mixed.shape[:2]
+        results['gt_bboxes'] = boxes[inside]
+        results['gt_bboxes_labels'] = labels[inside]
+        results['gt_ignore_flags'] = ignore_flags[inside]
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(img_scale={self.img_scale}, '
+                f'ratio_range={self.ratio_range}, '
+                f'flip_ratio={self.flip_ratio}, pad_val={self.pad_val}, '
+                f'max_iters={self.max_iters}, '
+                f'bbox_clip_border={self.bbox_clip_border})')

@@ -1,0 +1,412 @@
+"""YOLOX decoupled head (paper section 2.1 "Decoupled head",
+"Anchor-free", "Multi positives", "SimOTA"; Megvii
+``yolox/models/yolo_head.py``).
+
+Notation: ``B`` images, ``P`` priors over all levels (one point per feature
+location), ``C`` classes, ``G`` GT boxes of an image (padded to the largest
+image of the batch). Boxes are ``xyxy`` in pixels of the padded network
+input unless stated otherwise.
+"""
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from mmdet.models.task_modules.prior_generators import MlvlPointGenerator
+from mmdet.utils import reduce_mean
+from mmengine.config import ConfigDict
+from mmengine.model import bias_init_with_prob
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+
+from yolox_mm.registry import MODELS, TASK_UTILS
+from ..backbones.csp_darknet import KAIMING_INIT
+from ..layers import build_conv
+from ..layers.conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG
+from ..task_modules.assigners import BatchAssignResult
+
+
+def flatten_levels(feats: Sequence[Tensor]) -> Tensor:
+    """``[(B, K, H_l, W_l)] * L -> (B, P, K)`` with ``P = sum_l H_l W_l``,
+    level by level, row-major within a level (the order of the priors)."""
+    return torch.cat([f.flatten(2) for f in feats], dim=2).transpose(1, 2)
+
+
+def decode_bboxes(priors: Tensor, bbox_preds: Tensor) -> Tensor:
+    """Decode regression outputs (paper section 2.1, "Anchor-free").
+
+    Args:
+        priors (Tensor): ``[P, 4]`` ``(x, y, stride_w, stride_h)``, grid
+            points ``grid * stride`` **without** the 0.5 offset.
+        bbox_preds (Tensor): ``[..., P, 4]`` raw outputs ``(t_x, t_y, t_w,
+            t_h)``.
+
+    Returns:
+        Tensor: ``[..., P, 4]`` xyxy in pixels: centre ``t_xy * s + grid``,
+        size ``exp(t_wh) * s``.
+    """
+    strides = priors[:, 2:]
+    ctr = bbox_preds[..., :2] * strides + priors[:, :2]
+    half = bbox_preds[..., 2:].exp() * strides / 2
+    return torch.cat([ctr - half, ctr + half], dim=-1)
+
+
+def encode_l1_target(gt_bboxes: Tensor, priors: Tensor,
+                     eps: float = 1e-8) -> Tensor:
+    """Inverse of :func:`decode_bboxes`: the target of the L1 loss.
+
+    Args:
+        gt_bboxes (Tensor): ``[N, 4]`` xyxy.
+        priors (Tensor): ``[N, 4]`` ``(x, y, stride_w, stride_h)`` without
+            offset.
+        eps (float): Added inside the log (Megvii ``get_l1_target``).
+
+    Returns:
+        Tensor: ``[N, 4]`` ``((cx - x) / s, (cy - y) / s, log(w / s + eps),
+        log(h / s + eps))``.
+    """
+    ctr = (gt_bboxes[:, :2] + gt_bboxes[:, 2:]) / 2
+    wh = gt_bboxes[:, 2:] - gt_bboxes[:, :2]
+    strides = priors[:, 2:]
+    return torch.cat([(ctr - priors[:, :2]) / strides,
+                      torch.log(wh / strides + eps)], dim=1)
+
+
+def pad_gt_instances(batch_gt_instances: Sequence[InstanceData],
+                     device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
+    """Stack per-image GTs into padded tensors.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: ``bboxes [B, G, 4]`` xyxy float,
+        ``labels [B, G]`` long, ``valid [B, G]`` bool, with ``G`` the
+        largest GT count of the batch (0 if no image has a GT).
+    """
+    num_imgs = len(batch_gt_instances)
+    counts = [len(gt) for gt in batch_gt_instances]
+    num_gts = max(counts, default=0)
+    bboxes = torch.zeros((num_imgs, num_gts, 4), device=device)
+    labels = torch.zeros((num_imgs, num_gts), dtype=torch.long, device=device)
+    valid = torch.zeros((num_imgs, num_gts), dtype=torch.bool, device=device)
+    for i, (gt, n) in enumerate(zip(batch_gt_instances, counts)):
+        if n:
+            bboxes[i, :n] = gt.bboxes.to(bboxes)
+            labels[i, :n] = gt.labels
+            valid[i, :n] = True
+    return bboxes, labels, valid
+
+
+@MODELS.register_module()
+class YOLOXHead(BaseDenseHead):
+    """YOLOX head: per level, two parallel branches on the neck output.
+
+    ::
+
+        x ─┬─ cls_convs (2 x 3x3) ── conv_cls (1x1, C)  -> cls logits
+           └─ reg_convs (2 x 3x3) ─┬─ conv_reg (1x1, 4)  -> t_x, t_y, t_w, t_h
+                                   └─ conv_obj (1x1, 1)  -> objectness logit
+
+    Losses (paper section 2.1; Megvii ``YOLOXHead.get_losses``), all summed
+    and divided by the number of positives (averaged over GPUs, mmdet's
+    ``reduce_mean``, at least 1):
+
+    * ``loss_cls``: BCE on positives, target ``one_hot(label) * IoU(pred,
+      gt)`` (IoU-aware);
+    * ``loss_bbox``: ``5 * (1 - IoU^2)`` on positives;
+    * ``loss_obj``: BCE on all priors, target 1 for positives;
+    * ``loss_l1`` (only when :attr:`use_l1`, i.e. in the last no-augmentation
+      epochs): L1 between raw outputs and :func:`encode_l1_target`.
+
+    Module names match mmdet 3.x's ``YOLOXHead`` so its checkpoints load.
+
+    Args:
+        num_classes (int): Number of classes ``C``.
+        in_channels (int): Channels of the neck outputs.
+        feat_channels (int): Channels of the branch convs. Defaults to 256.
+        stacked_convs (int): 3x3 convs per branch. Defaults to 2.
+        strides (Sequence[int]): Level strides. Defaults to (8, 16, 32).
+        use_depthwise (bool): Depthwise-separable 3x3 convs (nano).
+        norm_cfg (dict), act_cfg (dict): As in the backbone.
+        loss_cls, loss_bbox, loss_obj, loss_l1 (dict): mmdet loss configs;
+            the defaults are the paper's.
+        train_cfg (dict): ``assigner`` config (SimOTA).
+        test_cfg (dict): ``score_thr``, ``nms`` (mmcv ``batched_nms``
+            config) and optional ``max_per_img``.
+        init_cfg (dict): Conv init; cls and obj biases are then set to
+            ``-log((1 - 0.01) / 0.01)`` (prior probability 0.01).
+
+    Raises:
+        ValueError: for ``num_classes`` or ``stacked_convs`` < 1.
+    """
+
+    def __init__(
+            self,
+            num_classes: int,
+            in_channels: int,
+            feat_channels: int = 256,
+            stacked_convs: int = 2,
+            strides: Sequence[int] = (8, 16, 32),
+            use_depthwise: bool = False,
+            norm_cfg: dict = DEFAULT_NORM_CFG,
+            act_cfg: dict = DEFAULT_ACT_CFG,
+            loss_cls: dict = dict(
+                type='CrossEntropyLoss',
+                use_sigmoid=True,
+                reduction='sum',
+                loss_weight=1.0),
+            loss_bbox: dict = dict(
+                type='IoULoss',
+                mode='square',
+                eps=1e-16,
+                reduction='sum',
+                loss_weight=5.0),
+            loss_obj: dict = dict(
+                type='CrossEntropyLoss',
+                use_sigmoid=True,
+                reduction='sum',
+                loss_weight=1.0),
+            loss_l1: dict = dict(type='L1Loss', reduction='sum',
+                                 loss_weight=1.0),
+            train_cfg: Optional[dict] = None,
+            test_cfg: Optional[dict] = None,
+            init_cfg: Optional[dict] = KAIMING_INIT) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_classes < 1 or stacked_convs < 1:
+            raise ValueError('num_classes and stacked_convs must be >= 1, '
+                             f'got {num_classes} and {stacked_convs}')
+        self.num_classes = num_classes
+        self.cls_out_channels = num_classes
+        self.in_channels = in_channels
+        self.feat_channels = feat_channels
+        self.stacked_convs = stacked_convs
+        self.strides = tuple(strides)
+        self.use_depthwise = use_depthwise
+        self.use_sigmoid_cls = True
+        self.loss_cls = MODELS.build(loss_cls)
+        self.loss_bbox = MODELS.build(loss_bbox)
+        self.loss_obj = MODELS.build(loss_obj)
+        self.loss_l1 = MODELS.build(loss_l1)
+        #: Add the L1 loss; switched on by ``YOLOXModeSwitchHook`` for the
+        #: last epochs (paper section 2.1, "Strong data augmentation").
+        self.use_l1 = False
+        self.prior_generator = MlvlPointGenerator(self.strides, offset=0)
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        if train_cfg:
+            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
+
+        conv = build_conv(use_depthwise)
+        cfgs = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+        def branch() -> nn.Sequential:
+            return nn.Sequential(*[
+                conv(in_channels if i == 0 else feat_channels, feat_channels,
+                     3, **cfgs) for i in range(stacked_convs)
+            ])
+
+        self.multi_level_cls_convs = nn.ModuleList(
+            branch() for _ in self.strides)
+        self.multi_level_reg_convs = nn.ModuleList(
+            branch() for _ in self.strides)
+        self.multi_level_conv_cls = nn.ModuleList(
+            nn.Conv2d(feat_channels, num_classes, 1) for _ in self.strides)
+        self.multi_level_conv_reg = nn.ModuleList(
+            nn.Conv2d(feat_channels, 4, 1) for _ in self.strides)
+        self.multi_level_conv_obj = nn.ModuleList(
+            nn.Conv2d(feat_channels, 1, 1) for _ in self.strides)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        bias = bias_init_with_prob(0.01)
+        for conv_cls, conv_obj in zip(self.multi_level_conv_cls,
+                                      self.multi_level_conv_obj):
+            nn.init.constant_(conv_cls.bias, bias)
+            nn.init.constant_(conv_obj.bias, bias)
+
+    def forward(self, x: Sequence[Tensor]) -> Tuple[List[Tensor], ...]:
+        """Args: ``x``, one ``(B, in_channels, H_l, W_l)`` map per level.
+
+        Returns:
+            tuple[list[Tensor], list[Tensor], list[Tensor]]: per level,
+            ``cls_scores (B, C, H_l, W_l)``, ``bbox_preds (B, 4, H_l, W_l)``
+            and ``objectnesses (B, 1, H_l, W_l)``, all raw logits/deltas.
+        """
+        if len(x) != len(self.strides):
+            raise ValueError(f'YOLOXHead expects {len(self.strides)} feature '
+                             f'maps (strides {self.strides}), got {len(x)}')
+        cls_scores, bbox_preds, objectnesses = [], [], []
+        for feat, cls_convs, reg_convs, conv_cls, conv_reg, conv_obj in zip(
+                x, self.multi_level_cls_convs, self.multi_level_reg_convs,
+                self.multi_level_conv_cls, self.multi_level_conv_reg,
+                self.multi_level_conv_obj):
+            reg_feat = reg_convs(feat)
+            cls_scores.append(conv_cls(cls_convs(feat)))
+            bbox_preds.append(conv_reg(reg_feat))
+            objectnesses.append(conv_obj(reg_feat))
+        return cls_scores, bbox_preds, objectnesses
+
+    def _flat_priors(self, cls_scores: Sequence[Tensor]) -> Tensor:
+        """``[P, 4]`` ``(x, y, stride_w, stride_h)`` grid priors (offset 0)."""
+        featmap_sizes = [s.shape[2:] for s in cls_scores]
+        return torch.cat(self.prior_generator.grid_priors(
+            featmap_sizes, dtype=cls_scores[0].dtype,
+            device=cls_scores[0].device, with_stride=True))
+
+    # ------------------------------------------------------------------ loss
+    def loss_by_feat(
+            self,
+            cls_scores: Sequence[Tensor],
+            bbox_preds: Sequence[Tensor],
+            objectnesses: Sequence[Tensor],
+            batch_gt_instances: Sequence[InstanceData],
+            batch_img_metas: Sequence[dict],
+            batch_gt_instances_ignore: Optional[Sequence[InstanceData]] = None
+    ) -> dict:
+        """Losses of a batch.
+
+        Steps: flatten levels -> decode boxes -> SimOTA for the whole batch
+        -> targets of the positives -> losses normalised by the number of
+        positives.
+
+        Args:
+            cls_scores, bbox_preds, objectnesses (list[Tensor]): Outputs of
+                :meth:`forward`.
+            batch_gt_instances (list[InstanceData]): Per image ``bboxes [G_i,
+                4]`` xyxy (input pixels) and ``labels [G_i]``.
+            batch_img_metas (list[dict]): Unused; mmdet interface.
+            batch_gt_instances_ignore: Unused (as in all references).
+
+        Returns:
+            dict[str, Tensor]: ``loss_cls``, ``loss_bbox``, ``loss_obj`` and,
+            when :attr:`use_l1`, ``loss_l1``. Without any positive in the
+            batch, cls/bbox/L1 are 0 but stay in the graph (mmdet #7298).
+        """
+        priors = self._flat_priors(cls_scores)  # [P, 4]
+        cls_preds = flatten_levels(cls_scores)  # [B, P, C]
+        reg_preds = flatten_levels(bbox_preds)  # [B, P, 4]
+        obj_preds = flatten_levels(objectnesses)[..., 0]  # [B, P]
+        pred_bboxes = decode_bboxes(priors, reg_preds)  # [B, P, 4]
+
+        gt_bboxes, gt_labels, gt_valid = pad_gt_instances(
+            batch_gt_instances, cls_preds.device)
+        assign = self._assign(priors, cls_preds.detach(),
+                              pred_bboxes.detach(), obj_preds.detach(),
+                              gt_bboxes, gt_labels, gt_valid)
+
+        fg_mask = assign.fg_mask.view(-1)
+        num_pos = fg_mask.sum().float()
+        num_total = max(reduce_mean(num_pos), 1.0)
+        pos_img, pos_prior = assign.fg_mask.nonzero(as_tuple=True)
+        pos_gt = assign.gt_inds[pos_img, pos_prior]
+        pos_gt_labels = gt_labels[pos_img, pos_gt]
+        pos_gt_bboxes = gt_bboxes[pos_img, pos_gt]
+        cls_targets = F.one_hot(pos_gt_labels, self.num_classes).to(
+            cls_preds.dtype) * assign.ious[pos_img, pos_prior, None]
+
+        loss_obj = self.loss_obj(
+            obj_preds.reshape(-1, 1),
+            fg_mask.to(obj_preds.dtype)[:, None]) / num_total
+        if pos_img.numel():
+            loss_cls = self.loss_cls(cls_preds[pos_img, pos_prior],
+                                     cls_targets) / num_total
+            loss_bbox = self.loss_bbox(pred_bboxes[pos_img, pos_prior],
+                                       pos_gt_bboxes) / num_total
+        else:
+            loss_cls = cls_preds.sum() * 0
+            loss_bbox = pred_bboxes.sum() * 0
+        losses = dict(loss_cls=loss_cls, loss_bbox=loss_bbox,
+                      loss_obj=loss_obj)
+        if self.use_l1:
+            if pos_img.numel():
+                l1_targets = encode_l1_target(pos_gt_bboxes,
+                                              priors[pos_prior])
+                losses['loss_l1'] = self.loss_l1(
+                    reg_preds[pos_img, pos_prior], l1_targets) / num_total
+            else:
+                losses['loss_l1'] = reg_preds.sum() * 0
+        return losses
+
+    @torch.no_grad()
+    def _assign(self, priors: Tensor, cls_preds: Tensor, pred_bboxes: Tensor,
+                obj_preds: Tensor, gt_bboxes: Tensor, gt_labels: Tensor,
+                gt_valid: Tensor) -> BatchAssignResult:
+        """Run the assigner on the batch; an mmdet-style assigner without
+        ``batch_assign`` is called image by image."""
+        offset_priors = torch.cat(
+            [priors[:, :2] + priors[:, 2:] * 0.5, priors[:, 2:]], dim=1)
+        scores = (cls_preds.float().sigmoid() *
+                  obj_preds.float().sigmoid()[..., None]).sqrt_()
+        if hasattr(self.assigner, 'batch_assign'):
+            return self.assigner.batch_assign(offset_priors, pred_bboxes,
+                                              scores, gt_bboxes, gt_labels,
+                                              gt_valid)
+        per_image = []
+        for i in range(scores.shape[0]):
+            n = int(gt_valid[i].sum())
+            result = self.assigner.assign(
+                InstanceData(priors=offset_priors, bboxes=pred_bboxes[i],
+                             scores=scores[i]),
+                InstanceData(bboxes=gt_bboxes[i, :n], labels=gt_labels[i, :n]))
+            fg = result.gt_inds > 0
+            per_image.append(((fg, (result.gt_inds - 1).clamp(min=0),
+                               torch.where(fg, result.max_overlaps, 0))))
+        return BatchAssignResult(*(torch.stack(t) for t in zip(*per_image)))
+
+    # --------------------------------------------------------------- predict
+    def predict_by_feat(self,
+                        cls_scores: Sequence[Tensor],
+                        bbox_preds: Sequence[Tensor],
+                        objectnesses: Sequence[Tensor],
+                        batch_img_metas: Optional[Sequence[dict]] = None,
+                        cfg: Optional[ConfigDict] = None,
+                        rescale: bool = False,
+                        with_nms: bool = True) -> List[InstanceData]:
+        """Detections of a batch (Megvii ``postprocess``).
+
+        Score of a prior = ``max_c sigmoid(cls_c) * sigmoid(obj)``; priors
+        with score >= ``score_thr`` go through class-aware NMS (mmcv
+        ``batched_nms`` with ``cfg.nms``), optionally capped to
+        ``max_per_img``.
+
+        Args:
+            cls_scores, bbox_preds, objectnesses (list[Tensor]): Outputs of
+                :meth:`forward`.
+            batch_img_metas (list[dict]): Need ``scale_factor`` (w, h) when
+                ``rescale``.
+            cfg (ConfigDict, optional): Defaults to ``self.test_cfg``.
+            rescale (bool): Divide boxes by ``scale_factor`` to get
+                original-image pixels. Defaults to False (input pixels).
+            with_nms (bool): Defaults to True.
+
+        Returns:
+            list[InstanceData]: per image ``bboxes [K, 4]`` xyxy, ``scores
+            [K]`` and ``labels [K]``, by decreasing score.
+        """
+        from mmcv.ops import batched_nms
+        cfg = self.test_cfg if cfg is None else cfg
+        priors = self._flat_priors(cls_scores)
+        cls_probs = flatten_levels(cls_scores).sigmoid()
+        obj_probs = flatten_levels(objectnesses)[..., 0].sigmoid()
+        bboxes = decode_bboxes(priors, flatten_levels(bbox_preds))
+        max_scores, labels = cls_probs.max(dim=2)
+        scores = max_scores * obj_probs
+
+        results = []
+        for i, img_meta in enumerate(batch_img_metas):
+            keep = scores[i] >= cfg.score_thr
+            result = InstanceData(bboxes=bboxes[i][keep],
+                                  scores=scores[i][keep],
+                                  labels=labels[i][keep])
+            if rescale:
+                scale = result.bboxes.new_tensor(img_meta['scale_factor'])
+                result.bboxes = result.bboxes / scale.repeat(2)
+            if with_nms and len(result):
+                dets, keep = batched_nms(result.bboxes, result.scores,
+                                         result.labels, cfg.nms)
+                result = result[keep]
+                result.scores = dets[:, -1]
+                max_per_img = cfg.get('max_per_img', -1)
+                if max_per_img > 0:
+                    result = result[:max_per_img]
+            results.append(result)
+        return results

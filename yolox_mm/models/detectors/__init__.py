@@ -1,0 +1,3 @@
+from .yolox import YOLOX
+
+__all__ = ['YOLOX']

@@ -1,0 +1,197 @@
+"""Convolution bricks of YOLOX: Conv2d + BatchNorm + SiLU.
+
+The attribute names (``conv``, ``bn``, ``depthwise_conv``,
+``pointwise_conv``) are those of mmcv's ``ConvModule`` and
+``DepthwiseSeparableConvModule``, so mmdet 3.x YOLOX checkpoints load into our
+modules key for key. The modules themselves are leaner: one fused
+``nn.SiLU(inplace=True)`` instead of mmcv's out-of-place ``Swish``
+(``x * sigmoid(x)``, two kernels and an extra activation buffer), and
+:meth:`ConvBNAct.fuse` folds the BatchNorm into the convolution for
+inference.
+
+Reference: ``BaseConv``/``DWConv`` in Megvii ``yolox/models/network_blocks.py``;
+BN ``eps=1e-3, momentum=0.03`` from ``yolox/exp/yolox_base.py`` (``init_yolo``).
+"""
+from typing import Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+#: BatchNorm settings of the published YOLOX models.
+DEFAULT_NORM_CFG = dict(type='BN', momentum=0.03, eps=1e-3)
+DEFAULT_ACT_CFG = dict(type='SiLU')
+
+_NORMS = {
+    'BN': nn.BatchNorm2d,
+    'BN2d': nn.BatchNorm2d,
+    'SyncBN': nn.SyncBatchNorm,
+}
+
+_ACTIVATIONS = {
+    'SiLU': lambda: nn.SiLU(inplace=True),
+    'Swish': lambda: nn.SiLU(inplace=True),  # mmdet's name for x*sigmoid(x)
+    'ReLU': lambda: nn.ReLU(inplace=True),
+    'LeakyReLU': lambda: nn.LeakyReLU(0.1, inplace=True),
+    'Identity': nn.Identity,
+}
+
+
+def build_activation(act_cfg: Optional[Union[dict, str]]) -> nn.Module:
+    """Build an activation from ``dict(type=NAME)`` (or ``NAME``), NAME in
+    ``'SiLU'``, ``'Swish'`` (mmdet's name for the same function), ``'ReLU'``,
+    ``'LeakyReLU'``, ``'Identity'``; None gives identity.
+
+    Raises:
+        ValueError: for any other name.
+    """
+    act = act_cfg.get('type') if isinstance(act_cfg, dict) else act_cfg
+    if act is None:
+        act = 'Identity'
+    if act not in _ACTIVATIONS:
+        raise ValueError(f'act_cfg type must be one of {sorted(_ACTIVATIONS)}'
+                         f' or None, got {act_cfg!r}')
+    return _ACTIVATIONS[act]()
+
+
+def build_norm(norm_cfg: dict, num_features: int) -> nn.Module:
+    """Build a batch norm from ``dict(type='BN' | 'SyncBN', eps=...,
+    momentum=...)`` (mmcv's ``norm_cfg`` spelling).
+
+    Raises:
+        ValueError: for another ``type`` (YOLOX only uses batch norm; the
+            ``bn`` attribute name of our modules assumes it).
+    """
+    cfg = dict(norm_cfg)
+    norm_type = cfg.pop('type', 'BN')
+    cfg.pop('requires_grad', None)
+    if norm_type not in _NORMS:
+        raise ValueError(f'norm_cfg type must be one of {sorted(_NORMS)}, '
+                         f'got {norm_cfg!r}')
+    return _NORMS[norm_type](num_features, **cfg)
+
+
+class ConvBNAct(nn.Module):
+    """``Conv2d(bias=False) -> BatchNorm2d -> activation``, 'same' padding.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        kernel_size (int): Square kernel size; padding is
+            ``(kernel_size - 1) // 2``.
+        stride (int): Stride. Defaults to 1.
+        groups (int): Convolution groups. Defaults to 1.
+        norm_cfg (dict): See :func:`build_norm`. Defaults to
+            ``dict(type='BN', momentum=0.03, eps=1e-3)``.
+        act_cfg (dict, optional): See :func:`build_activation`. Defaults to
+            ``dict(type='SiLU')``.
+
+    Shapes: ``(N, in_channels, H, W) -> (N, out_channels, H / stride,
+    W / stride)``.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size: int,
+                 stride: int = 1,
+                 groups: int = 1,
+                 norm_cfg: dict = DEFAULT_NORM_CFG,
+                 act_cfg: Optional[dict] = DEFAULT_ACT_CFG) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=(kernel_size - 1) // 2,
+            groups=groups,
+            bias=False)
+        self.bn = build_norm(norm_cfg, out_channels)
+        self.activate = build_activation(act_cfg)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.bn is None:  # fused
+            return self.activate(self.conv(x))
+        return self.activate(self.bn(self.conv(x)))
+
+    @torch.no_grad()
+    def fuse(self) -> None:
+        """Fold the BatchNorm (eval statistics) into the convolution.
+
+        Afterwards the module computes ``act(conv'(x))`` with
+        ``conv'.weight = w * gamma / sqrt(var + eps)`` and
+        ``conv'.bias = beta - mean * gamma / sqrt(var + eps)``: the same
+        function as the unfused module in eval mode, one kernel less. Only
+        for inference: the BN statistics are gone, and the state_dict keys
+        change (``bn.*`` removed, ``conv.bias`` added).
+        """
+        if self.bn is None:
+            return
+        bn = self.bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        conv = self.conv
+        fused = nn.Conv2d(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            stride=conv.stride,
+            padding=conv.padding,
+            groups=conv.groups,
+            bias=True).to(conv.weight.device, conv.weight.dtype)
+        fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+        fused.bias.copy_(bn.bias - bn.running_mean * scale)
+        self.conv = fused
+        self.bn = None
+
+
+class DepthwiseSeparableConv(nn.Module):
+    """Depthwise ``k x k`` :class:`ConvBNAct` then pointwise ``1 x 1``
+    :class:`ConvBNAct` (Megvii ``DWConv``; used by YOLOX-nano).
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        kernel_size (int): Depthwise kernel size.
+        stride (int): Depthwise stride. Defaults to 1.
+        norm_cfg (dict), act_cfg (dict, optional): As in :class:`ConvBNAct`,
+            for both convolutions.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size: int,
+                 stride: int = 1,
+                 norm_cfg: dict = DEFAULT_NORM_CFG,
+                 act_cfg: Optional[dict] = DEFAULT_ACT_CFG) -> None:
+        super().__init__()
+        self.depthwise_conv = ConvBNAct(
+            in_channels,
+            in_channels,
+            kernel_size,
+            stride=stride,
+            groups=in_channels,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg)
+        self.pointwise_conv = ConvBNAct(
+            in_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pointwise_conv(self.depthwise_conv(x))
+
+
+def build_conv(depthwise: bool):
+    """The 3x3 convolution class of a scale: :class:`DepthwiseSeparableConv`
+    when ``depthwise`` (nano), else :class:`ConvBNAct`."""
+    return DepthwiseSeparableConv if depthwise else ConvBNAct
+
+
+def fuse_conv_bn(model: nn.Module) -> nn.Module:
+    """Fold every :class:`ConvBNAct`'s BatchNorm into its convolution, in
+    place, for inference (see :meth:`ConvBNAct.fuse`). Returns ``model`` in
+    eval mode."""
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, ConvBNAct):
+            module.fuse()
+    return model

@@ -1,0 +1,3 @@
+from .assigners import SimOTAAssigner
+
+__all__ = ['SimOTAAssigner']

@@ -1,0 +1,75 @@
+"""Launch fixes applied by ``tools/train.py``/``tools/test.py`` before the
+Runner is built.
+
+CPU-only distributed training (``--launcher pytorch|slurm`` on a machine
+without CUDA) does not work with mmengine 0.10.7 as it is: its
+``init_dist`` always calls ``torch.cuda.set_device`` and its DDP wrapper
+passes ``device_ids=[LOCAL_RANK]`` (``../shared/USERS_AND_DEPLOY.md``
+section 3.3). On such a machine we initialise the gloo process group
+ourselves (mmengine then skips ``init_dist``) and wrap with
+``device_ids=None``. With CUDA nothing changes (NCCL as configured).
+"""
+import os
+import subprocess
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+
+def _init_slurm_env(port: str = '29500') -> None:
+    """Derive RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT/LOCAL_RANK from Slurm
+    variables (as mmengine's ``_init_dist_slurm``, without CUDA calls)."""
+    node_list = os.environ['SLURM_NODELIST']
+    if 'MASTER_ADDR' not in os.environ:
+        addr = subprocess.getoutput(
+            f'scontrol show hostname {node_list} | head -n1')
+        os.environ['MASTER_ADDR'] = addr
+    os.environ.setdefault('MASTER_PORT', port)
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+
+
+def prepare_launch(cfg: Config) -> None:
+    """Make ``cfg`` launchable on this machine (in place).
+
+    * ``cfg.launcher == 'none'`` or CUDA available: nothing to do.
+    * CPU only and distributed: initialise a gloo process group from the
+      launcher's environment (torchrun's ``RANK``/``WORLD_SIZE``/
+      ``MASTER_ADDR``/``MASTER_PORT``, or Slurm's), set
+      ``cfg.model_wrapper_cfg`` to ``MMDistributedDataParallel`` with
+      ``device_ids=None``, and drop ``sync_bn`` (SyncBatchNorm needs GPUs).
+
+    Raises:
+        ValueError: for ``launcher='mpi'`` without CUDA (not supported).
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher == 'mpi':
+        raise ValueError('launcher="mpi" needs CUDA; use --launcher pytorch '
+                         '(torchrun) or slurm for CPU-only training')
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    if not dist.is_initialized():
+        if launcher == 'slurm':
+            _init_slurm_env(str(cfg.env_cfg.dist_cfg.get('port', 29500)))
+        timeout = cfg.env_cfg.dist_cfg.get('timeout')
+        kwargs = {}
+        if timeout is not None:
+            import datetime
+            kwargs['timeout'] = datetime.timedelta(seconds=timeout)
+        dist.init_process_group(backend='gloo', **kwargs)
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters',
+                       cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+    if cfg.get('sync_bn'):
+        print_log(f'sync_bn={cfg.sync_bn!r} ignored: SyncBatchNorm needs '
+                  'GPUs (CPU gloo training)', logger='current')
+        cfg.sync_bn = None
