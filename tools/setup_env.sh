@@ -28,7 +28,7 @@ if [ ! -x "$PY" ]; then
   say "creating $VENV with $($PYTHON --version)"
   "$PYTHON" -m venv "$VENV"
 fi
-pip() { "$PY" -m pip --disable-pip-version-check "$@"; }
+pip() { "$PY" -m pip --disable-pip-version-check "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
 
 say "torch 2.13.0 (CPU wheel), ninja, wheel"
 pip install -q torch==2.13.0 ninja wheel

@@ -28,5 +28,8 @@ _check_version('mmengine', mmengine.__version__, *_MMENGINE_RANGE)
 
 from . import datasets, engine, models  # noqa: E402,F401  (registration)
 from .utils import register_all_modules  # noqa: E402
+from .utils.checkpoint import install_safe_checkpoint_loading  # noqa: E402
+
+install_safe_checkpoint_loading()
 
 __all__ = ['__version__', 'register_all_modules']
