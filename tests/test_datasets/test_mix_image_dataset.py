@@ -254,3 +254,41 @@ def test_our_transforms_match_mmdet_pipeline(seed):
         assert torch.equal(a['gt_bboxes'].tensor, b['gt_bboxes'].tensor)
         diff = np.abs(a['img'].astype(np.int16) - b['img'])
         assert diff.max() <= 1 and (diff > 0).mean() < 1e-2
+
+
+class CountingDataset(SyntheticDetDataset):
+    """Counts the loads (decodes) per index."""
+
+    def __init__(self, **kwargs):
+        self.loads = {}
+        super().__init__(**kwargs)
+
+    def __getitem__(self, idx):
+        self.loads[idx] = self.loads.get(idx, 0) + 1
+        return super().__getitem__(idx)
+
+
+class InvertInPlace:
+    """Writes into the image in place, as mmdet's YOLOXHSVRandomAug does."""
+
+    def __call__(self, results):
+        results['img'] ^= 255
+        results['gt_bboxes'].tensor.add_(1)
+        return results
+
+
+def test_cache_images_loads_each_image_once_and_hands_out_copies():
+    inner = CountingDataset(num=5)
+    partners = FixedPartners()
+    cached = YOLOXMixImageDataset(inner, [partners, InvertInPlace()],
+                                  cache_images=True)
+    plain = YOLOXMixImageDataset(CountingDataset(num=5),
+                                 [FixedPartners(), InvertInPlace()])
+    for _ in range(3):  # three "epochs"
+        for i in range(5):
+            a, b = cached[i], plain[i]
+            # the in-place transform never leaks into the cache
+            np.testing.assert_array_equal(a['img'], b['img'])
+            assert torch.equal(a['gt_bboxes'].tensor, b['gt_bboxes'].tensor)
+    # index i itself once, and partners 3 and 1 once: one load per index
+    assert inner.loads == {0: 1, 1: 1, 2: 1, 3: 1, 4: 1}

@@ -1,4 +1,4 @@
 """Engine components (hooks) of yolox_mm."""
-from .hooks import YOLOXModeSwitchHook
+from .hooks import DeterministicResumeHook, YOLOXModeSwitchHook
 
-__all__ = ['YOLOXModeSwitchHook']
+__all__ = ['DeterministicResumeHook', 'YOLOXModeSwitchHook']

@@ -9,14 +9,23 @@ checkpoints contain (found with ``torch.serialization.
 get_unsafe_globals_in_checkpoint`` on our own checkpoints), and replace
 mmengine's local-file loader with one that keeps ``weights_only=True`` and
 explains a refusal.
+
+Also here: weights that do not fit the model are reported to the run's log
+(mmengine prints them to stdout only), with a hint when only the number of
+classes differs, and :func:`drop_head` for fine-tuning on other classes.
 """
+import logging
 import os.path as osp
 import pickle
-from typing import List
+from typing import List, Optional, Sequence
 
+import mmengine.runner.checkpoint as mmengine_checkpoint
 import numpy as np
 import torch
+from mmengine.dist import get_rank
+from mmengine.logging import print_log
 from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import CheckpointLoader
 
 try:  # numpy >= 2
@@ -76,7 +85,124 @@ def load_local_checkpoint(filename: str, map_location=None):
 def install_safe_checkpoint_loading() -> None:
     """Allow-list mmengine's checkpoint globals and route local checkpoint
     loading (``load_from``, ``--resume``, ``tools/test.py``) through
-    :func:`load_local_checkpoint`. Called when ``yolox_mm`` is imported."""
+    :func:`load_local_checkpoint`; report mismatching weights to the log
+    (:func:`load_state_dict`). Called when ``yolox_mm`` is imported."""
     register_safe_globals()
     CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint,
                                      force=True)
+    # mmengine's Runner.load_checkpoint and EMAHook look the name up in this
+    # module at call time
+    mmengine_checkpoint.load_state_dict = load_state_dict
+
+
+#: The tensors of a YOLOX checkpoint whose shape depends on ``num_classes``:
+#: the 1x1 class-prediction convolutions of the three levels.
+CLASS_PREDICTION_PREFIXES = ('bbox_head.multi_level_conv_cls.', )
+
+# mmengine's function (also if this module is re-imported after patching)
+_mmengine_load_state_dict = getattr(mmengine_checkpoint.load_state_dict,
+                                    '__wrapped__',
+                                    mmengine_checkpoint.load_state_dict)
+
+
+def num_classes_hint(module: torch.nn.Module,
+                     state_dict: dict) -> Optional[str]:
+    """Explain a class-count mismatch between ``state_dict`` and ``module``.
+
+    Returns:
+        str or None: None unless some class-prediction tensor
+        (:data:`CLASS_PREDICTION_PREFIXES`) has another shape in
+        ``state_dict``; then a message with both class counts, what happens
+        to those layers and how to drop them.
+    """
+    if is_model_wrapper(module):
+        module = module.module
+    own = module.state_dict()
+    mismatched = [
+        key for key, value in state_dict.items()
+        if key.startswith(CLASS_PREDICTION_PREFIXES) and key in own
+        and hasattr(value, 'shape') and value.shape != own[key].shape
+    ]
+    if not mismatched:
+        return None
+    key = mismatched[0]
+    return (f'The checkpoint predicts {state_dict[key].shape[0]} classes and '
+            f'the model {own[key].shape[0]} (bbox_head.num_classes): its '
+            f'class-prediction layers ({len(mismatched)} tensors '
+            f'{CLASS_PREDICTION_PREFIXES[0]}*) were not loaded and keep their '
+            'initial values, as fine-tuning on other classes needs; the '
+            'other weights of the same shape were loaded. To drop them from '
+            'the checkpoint instead (no size-mismatch warning): python '
+            'tools/model_converters/drop_head.py SRC DST')
+
+
+def load_state_dict(module: torch.nn.Module,
+                    state_dict: dict,
+                    strict: bool = False,
+                    logger=None):
+    """mmengine's ``load_state_dict``, reporting to the log.
+
+    mmengine's Runner (``load_from``, ``--resume``) and ``EMAHook`` call it
+    with ``logger=None``, so its report of missing, unexpected and
+    mismatching keys went to stdout only, not to the run's log file. Here
+    ``logger=None`` means the current ``MMLogger`` (the Runner's, which also
+    prints), and :func:`num_classes_hint` is logged after the report when
+    only the number of classes differs. Same arguments and behaviour
+    otherwise (``strict=True`` still raises).
+    """
+    if logger is None:
+        logger = 'current'
+    hint = num_classes_hint(module, state_dict)
+    _mmengine_load_state_dict(module, state_dict, strict, logger)
+    if hint is not None and get_rank() == 0:
+        print_log(hint, logger=logger, level=logging.WARNING)
+
+
+load_state_dict.__wrapped__ = _mmengine_load_state_dict
+
+
+def drop_head(checkpoint: dict,
+              prefixes: Sequence[str] = CLASS_PREDICTION_PREFIXES) -> dict:
+    """A checkpoint for fine-tuning with another ``num_classes``.
+
+    Loading a checkpoint trained with other classes (e.g. COCO's 80) with
+    ``load_from`` works as it is: mmengine skips the class-prediction
+    layers (``size mismatch for bbox_head.multi_level_conv_cls.0.weight:
+    copying a param with shape torch.Size([80, 64, 1, 1]) from checkpoint,
+    the shape in current model is torch.Size([1, 64, 1, 1])``, followed by
+    :func:`num_classes_hint`) and they keep their initial values. Dropping
+    them beforehand says so explicitly: they are then reported as
+    ``missing keys in source state_dict``.
+
+    Args:
+        checkpoint: An mmengine checkpoint (with ``'state_dict'``) or a bare
+            state_dict.
+        prefixes: Keys that start with one of these are dropped. Defaults
+            to :data:`CLASS_PREDICTION_PREFIXES` (only the class
+            predictions; the rest of the head is kept, as are the box and
+            objectness predictions). ``('bbox_head.', )`` drops the whole
+            head.
+
+    Returns:
+        dict: ``{'meta': ..., 'state_dict': ...}`` with the remaining
+        weights (a new dict; tensors are shared). ``meta`` is the input's,
+        plus ``dropped_keys``. Training state (optimizer, schedulers, EMA
+        weights, message hub) is not kept: the result is for ``load_from``,
+        not ``--resume``.
+
+    Raises:
+        KeyError: if no key starts with any of ``prefixes`` (wrong prefix,
+            or not a YOLOX checkpoint); the message lists the prefixes and
+            some of the keys found.
+    """
+    prefixes = tuple(prefixes)
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    kept = {k: v for k, v in state_dict.items() if not k.startswith(prefixes)}
+    dropped = sorted(set(state_dict) - set(kept))
+    if not dropped:
+        raise KeyError(f'No key of the checkpoint starts with {prefixes}; '
+                       f'found e.g. {sorted(state_dict)[:5]}')
+    meta = dict(checkpoint.get('meta') or {}) if 'state_dict' in checkpoint \
+        else {}
+    meta['dropped_keys'] = dropped
+    return dict(meta=meta, state_dict=kept)

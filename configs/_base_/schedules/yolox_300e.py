@@ -61,7 +61,11 @@ custom_hooks = [
         ema_type='ExpMomentumEMA',
         momentum=0.0002,
         update_buffers=True,
-        priority=49)
+        priority=49),
+    # reseed every epoch and keep BatchSyncRandomResize's size in the
+    # checkpoint: a resumed run repeats the uninterrupted one exactly
+    # (docs/distributed.md)
+    dict(type='DeterministicResumeHook')
 ]
 
 # lr 0.01 is for 8 GPUs x 8 images; `tools/train.py --auto-scale-lr`
