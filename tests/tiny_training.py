@@ -1,7 +1,7 @@
 """A tiny YOLOX-Nano training on the tree tiles, and probe hooks (tests).
 
 :func:`write_tiny_config` writes a config that trains the tree config
-(``configs/yolox_nano_1xb8-300e_deepforest.py``) for a few iterations: a
+(``configs/yolox_nano_1xb4-200e_deepforest.py``) for a few iterations: a
 few images, 128 px, batch 2, no workers, no validation, a checkpoint every
 epoch, fixed seed, the probe hooks below. The end-to-end tests
 (``tests/test_tools/test_dist_train.py``, ``tests/test_engine/
@@ -136,7 +136,7 @@ class ProbeLossNormHook(Hook):
 
 
 REPO = Path(__file__).resolve().parents[1]
-TREE_CONFIG = REPO / 'configs' / 'yolox_nano_1xb8-300e_deepforest.py'
+TREE_CONFIG = REPO / 'configs' / 'yolox_nano_1xb4-200e_deepforest.py'
 
 _TINY_CONFIG = """\
 _base_ = {base!r}

@@ -63,6 +63,9 @@ fi
 say "mmengine 0.10.7, mmdet 3.3.0, pycocotools, opencv, yolox_mm (editable)"
 pip install -q mmengine==0.10.7 mmdet==3.3.0 pycocotools opencv-python numpy
 pip install -q --no-build-isolation -e '.[tests]'
+say "references for the parity tests: Megvii's YOLOX (yolox-datamint 0.3.1, pure Python, without its heavy dependencies)"
+pip install -q --no-deps yolox-datamint==0.3.1
+pip install -q loguru tabulate
 "$PY" -c 'import mmcv.ops, mmdet.models, yolox_mm' 
 echo "$want" >"$STAMP"
 say "done: $("$PY" -c 'import torch, mmcv, mmdet, yolox_mm; print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmdet {mmdet.__version__}, yolox_mm {yolox_mm.__version__}")')"

@@ -206,7 +206,7 @@ def coco_checkpoint(tmp_path_factory):
 @pytest.fixture
 def tree_model():
     torch.manual_seed(1)
-    return _build('yolox_nano_1xb8-300e_deepforest.py')  # 1 class
+    return _build('yolox_nano_1xb4-200e_deepforest.py')  # 1 class
 
 
 def _assert_loaded_except_cls(model, coco_state, init_state):
