@@ -18,11 +18,11 @@ trees: data
 	$(PY) tools/train.py $(TREE_CFG) --work-dir $(TREE_WORK)
 	$(PY) tools/test.py $(TREE_CFG) $$(cat $(TREE_WORK)/last_checkpoint) --work-dir $(TREE_WORK)/test
 
-# The whole suite, slow end-to-end tests included.
-test: setup
+# The whole suite, slow end-to-end tests included (some train on the tree data).
+test: data
 	$(PY) -m pytest tests
 
-test-fast: setup
+test-fast: data
 	$(PY) -m pytest tests -m "not slow"
 
 clean:

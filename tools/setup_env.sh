@@ -19,7 +19,7 @@ say() { echo "[setup $(date +%H:%M:%S)] $*"; }
 
 want=$(cat tools/setup_env.sh setup.py requirements.txt | sha256sum | cut -c1-16)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] &&
-   "$PY" -c 'import mmcv.ops, mmdet, yolox_mm' 2>/dev/null; then
+   "$PY" -c 'import mmcv.ops, mmdet, yolox_mm, onnxruntime, mmdeploy' 2>/dev/null; then
   say ".venv is up to date ($("$PY" -c 'import torch, mmcv, mmdet; print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmdet {mmdet.__version__}")'))"
   exit 0
 fi
@@ -66,6 +66,9 @@ pip install -q --no-build-isolation -e '.[tests]'
 say "references for the parity tests: Megvii's YOLOX (yolox-datamint 0.3.1, pure Python, without its heavy dependencies)"
 pip install -q --no-deps yolox-datamint==0.3.1
 pip install -q loguru tabulate
-"$PY" -c 'import mmcv.ops, mmdet.models, yolox_mm' 
+say "deployment: onnx, onnxruntime, and mmdeploy 1.3.1 without its pins (protobuf<=3.20.2 conflicts with onnx)"
+pip install -q onnx==1.23.2 onnxruntime==1.31.1
+pip install -q --no-deps mmdeploy==1.3.1 aenum==3.1.17
+"$PY" -c 'import mmcv.ops, mmdet.models, yolox_mm, onnxruntime, mmdeploy.apis' 
 echo "$want" >"$STAMP"
 say "done: $("$PY" -c 'import torch, mmcv, mmdet, yolox_mm; print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmdet {mmdet.__version__}, yolox_mm {yolox_mm.__version__}")')"

@@ -15,6 +15,7 @@ searched, so ``type='yolox_mm.X'`` works even without ``custom_imports``.
 See ``../shared/REFERENCE.md`` section D for the lookup rules.
 """
 from mmdet import registry as mmdet_registry
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
 
 _SCOPE = 'yolox_mm'
@@ -53,3 +54,6 @@ TASK_UTILS = _node('task util', mmdet_registry.TASK_UTILS, ['yolox_mm.models'])
 VISUALIZERS = _node('visualizer', mmdet_registry.VISUALIZERS)
 VISBACKENDS = _node('vis_backend', mmdet_registry.VISBACKENDS)
 LOG_PROCESSORS = _node('log_processor', mmdet_registry.LOG_PROCESSORS)
+# mmdet has no 'function' node (collate functions); without ours mmengine
+# warns that scope 'yolox_mm' has none before using its own.
+FUNCTIONS = _node('function', MMENGINE_FUNCTIONS)

@@ -1,0 +1,103 @@
+"""mmdeploy 1.3.1 rewriters of yolox_mm's classes (imports mmdeploy).
+
+mmdeploy patches functions by qualified name, so its rewriters for mmdet's
+``YOLOXHead.predict_by_feat`` and ``Focus.forward`` do not reach ours.
+Our ``YOLOX`` inherits ``SingleStageDetector.forward`` without overriding
+it, so mmdeploy's detector rewriter applies as it is: it calls
+``bbox_head.predict(feats, data_samples, rescale=False)``, which calls the
+head rewriter below, and names the outputs ``dets`` and ``labels``.
+
+Imported through :func:`yolox_mm.deploy.register_mmdeploy_rewriters`; also
+makes ``torch.onnx.export`` default to the TorchScript exporter
+(:mod:`yolox_mm.deploy.torch_compat`).
+"""
+from typing import List, Optional, Tuple
+
+import torch
+from mmdeploy.codebase.mmdet.deploy import get_post_processing_params
+from mmdeploy.core import FUNCTION_REWRITER
+from mmdeploy.mmcv.ops import multiclass_nms
+from mmengine.config import ConfigDict
+from torch import Tensor
+
+from yolox_mm.models.dense_heads.yolox_head import (decode_bboxes,
+                                                     flatten_levels)
+from .torch_compat import default_onnx_export_to_torchscript
+
+HEAD_PREDICT = ('yolox_mm.models.dense_heads.yolox_head.YOLOXHead.'
+                'predict_by_feat')
+FOCUS_FORWARD = 'yolox_mm.models.backbones.csp_darknet.Focus.forward'
+
+default_onnx_export_to_torchscript()
+
+
+@FUNCTION_REWRITER.register_rewriter(func_name=HEAD_PREDICT)
+def yolox_head__predict_by_feat(self,
+                                cls_scores: List[Tensor],
+                                bbox_preds: List[Tensor],
+                                objectnesses: List[Tensor],
+                                batch_img_metas: Optional[List[dict]] = None,
+                                cfg: Optional[ConfigDict] = None,
+                                rescale: bool = False,
+                                with_nms: bool = True) -> Tuple[Tensor, ...]:
+    """``YOLOXHead.predict_by_feat`` for export (all backends).
+
+    Same detections as the PyTorch method: each prior scores only for its
+    best class, ``max_c sigmoid(cls_c) * sigmoid(obj)`` (mmdeploy's rewriter
+    of mmdet's head lets a prior score for every class instead), then
+    mmdeploy's ``multiclass_nms`` (``onnx::NonMaxSuppression`` for
+    onnxruntime, ``TRTBatchedNMS`` for TensorRT). ``rescale`` is ignored:
+    boxes are in input pixels.
+
+    Thresholds, as in mmdeploy's rewriter of mmdet's YOLOX head: the model's
+    ``test_cfg`` (``score_thr``, ``nms.iou_threshold``, ``max_per_img``)
+    first, else the deploy config's ``codebase_config.post_processing``
+    (``score_threshold``, ``iou_threshold``, ``keep_top_k``); always from
+    the deploy config: ``max_output_boxes_per_class`` and ``pre_top_k``.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``dets [B, K, 5]`` (x1, y1, x2, y2, score)
+        and ``labels [B, K]``; with ``with_nms=False`` ``bboxes [B, P, 4]``
+        and ``scores [B, P, C]``.
+    """
+    ctx = FUNCTION_REWRITER.get_context()
+    cfg = self.test_cfg if cfg is None else cfg
+    priors = torch.cat(self.prior_generator.grid_priors(
+        [s.shape[2:] for s in cls_scores], dtype=cls_scores[0].dtype,
+        device=cls_scores[0].device, with_stride=True))  # [P, 4]
+    bboxes = decode_bboxes(priors, flatten_levels(bbox_preds))  # [B, P, 4]
+    cls_probs = flatten_levels(cls_scores).sigmoid()  # [B, P, C]
+    obj_probs = flatten_levels(objectnesses)[..., 0].sigmoid()  # [B, P]
+    max_scores, labels = cls_probs.max(dim=2)
+    classes = torch.arange(self.num_classes, device=labels.device)
+    scores = torch.where(labels[..., None] == classes,
+                         (max_scores * obj_probs)[..., None],
+                         cls_probs.new_zeros(()))  # [B, P, C]
+    if not with_nms:
+        return bboxes, scores
+
+    post = get_post_processing_params(ctx.cfg)
+    nms_cfg = cfg.get('nms') or {}
+    return multiclass_nms(
+        bboxes,
+        scores,
+        post.max_output_boxes_per_class,
+        nms_type=nms_cfg.get('type', 'nms'),
+        iou_threshold=nms_cfg.get('iou_threshold', post.iou_threshold),
+        score_threshold=cfg.get('score_thr', post.score_threshold),
+        pre_top_k=post.pre_top_k,
+        keep_top_k=cfg.get('max_per_img', post.keep_top_k))
+
+
+@FUNCTION_REWRITER.register_rewriter(func_name=FOCUS_FORWARD)
+def focus__forward(self, x: Tensor) -> Tensor:
+    """``Focus.forward`` with reshape/permute instead of strided slices
+    (mmdeploy's rewrite of mmdet's Focus; friendlier to TensorRT and other
+    backends). Same channel order: top-left, bottom-left, top-right,
+    bottom-right."""
+    b, c, h, w = x.shape
+    x = x.reshape(b, c, -1, 2, w)
+    x = x.reshape(b, c, x.shape[2], 2, -1, 2)  # (b, c, h/2, dy, w/2, dx)
+    half_h, half_w = x.shape[2], x.shape[4]
+    x = x.permute(0, 5, 3, 1, 2, 4)  # (b, dx, dy, c, h/2, w/2)
+    return self.conv(x.reshape(b, c * 4, half_h, half_w))
