@@ -5,17 +5,12 @@ Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
        [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
-
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from yolox_mm.utils import check_data_paths  # noqa: E402
-from yolox_mm.utils.launch import prepare_launch  # noqa: E402
+from yolox_mm.utils.launch import (add_launch_args, build_runner,  # noqa: E402
+                                   load_config)
 
 
 def parse_args():
@@ -36,34 +31,13 @@ def parse_args():
         const='auto',
         help='resume from this checkpoint, or without a path from the latest '
         'checkpoint of the work dir')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. key=value or key="[a,b]"')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launch_args(parser)
+    return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -79,14 +53,7 @@ def main():
         cfg.resume = True
         cfg.load_from = args.resume
 
-    try:
-        check_data_paths(cfg)
-    except FileNotFoundError as e:
-        sys.exit(f'{args.config}: {e}')
-    prepare_launch(cfg)
-
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    runner = build_runner(cfg, args.config)
     runner.train()
 
 

@@ -64,13 +64,13 @@ def synthetic_image(seed: int, height: int = 416,
 
 
 def tree_tiles() -> List[np.ndarray]:
-    """The :data:`TREE_VAL_TILES` as BGR arrays; skips the test with the
-    command that creates them when the prepared data are missing."""
+    """The :data:`TREE_VAL_TILES` as BGR arrays; fails with the command
+    that creates them when the prepared data are missing."""
     import cv2
     paths = [TREE_IMAGES / name for name in TREE_VAL_TILES]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        pytest.skip(f'tree tiles not prepared ({missing[0]} missing); run '
+        pytest.fail(f'tree tiles not prepared ({missing[0]} missing); run '
                     '`make data` to create data/deepforest/')
     return [cv2.imread(str(p)) for p in paths]
 

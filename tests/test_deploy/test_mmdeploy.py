@@ -6,6 +6,7 @@ Skipped when mmdeploy is not installed (it is optional:
 ``pip install --no-deps mmdeploy==1.3.1 aenum``).
 """
 import copy
+import re
 import subprocess
 import sys
 
@@ -13,7 +14,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from .detectors import (REPO, TEST_CFG, TREE_CFG, assert_same_detections,
+from .detectors import (REPO, TEST_CFG, TREE_CFG, TREE_IMAGES,
+                        TREE_VAL_TILES, assert_same_detections,
                         load_cfg, make_detector, preprocess, synthetic_image,
                         torch_detections, tree_tiles)
 
@@ -188,6 +190,36 @@ def test_torch2onnx_in_spawned_process(tree_checkpoint, tmp_path):
         cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     assert (tmp_path / 'end2end.onnx').is_file(), out.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_mmdeploy_convert_tool(tree_checkpoint, tmp_path):
+    """``tools/deployment/mmdeploy_convert.py``: one command from a
+    checkpoint to ``end2end.onnx``, checked in onnxruntime against PyTorch
+    on a tree tile (exit status 0 only if the detections agree)."""
+    _, model_cfg, ckpt = tree_checkpoint
+    cfg_file = tmp_path / 'model_cfg.py'
+    model_cfg.dump(str(cfg_file))
+    deploy_file = tmp_path / 'deploy_cfg.py'
+    deploy_config('detection_onnxruntime_static.py').dump(str(deploy_file))
+    image = TREE_IMAGES / TREE_VAL_TILES[0]
+    if not image.is_file():
+        pytest.fail(f'{image} missing; run `make data`')
+    out = subprocess.run(
+        [sys.executable, 'tools/deployment/mmdeploy_convert.py',
+         str(deploy_file), str(cfg_file), ckpt, str(image),
+         '--work-dir', str(tmp_path / 'out')],
+        cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert (tmp_path / 'out' / 'end2end.onnx').is_file()
+    check = [line for line in out.stdout.splitlines()
+             if line.startswith('check on')]
+    assert len(check) == 1, out.stdout
+    counts = re.findall(r'onnxruntime (\d+) detections, PyTorch (\d+)',
+                        check[0])
+    onnx_count, torch_count = (int(n) for n in counts[0])
+    assert onnx_count == torch_count > 0, check[0]
+    assert 'labels equal' in out.stdout
 
 
 @pytest.mark.parametrize('name,shape', [

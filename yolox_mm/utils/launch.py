@@ -9,13 +9,20 @@ section 3.3). On such a machine we initialise the gloo process group
 ourselves (mmengine then skips ``init_dist``) and wrap with
 ``device_ids=None``. With CUDA nothing changes (NCCL as configured).
 """
+import argparse
 import os
+import os.path as osp
 import subprocess
+import sys
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from .data_check import check_data_paths
 
 
 def _init_slurm_env(port: str = '29500') -> None:
@@ -73,3 +80,53 @@ def prepare_launch(cfg: Config) -> None:
         print_log(f'sync_bn={cfg.sync_bn!r} ignored: SyncBatchNorm needs '
                   'GPUs (CPU gloo training)', logger='current')
         cfg.sync_bn = None
+
+
+def add_launch_args(parser: argparse.ArgumentParser) -> None:
+    """The arguments ``tools/train.py`` and ``tools/test.py`` share:
+    ``--cfg-options``, ``--launcher`` and ``--local-rank`` (mmdet's)."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. key=value or key="[a,b]"')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """``args.config`` with the launcher, ``--cfg-options`` and the work dir
+    (``--work-dir``, else the config's, else ``./work_dirs/<config name>``)
+    applied; sets ``LOCAL_RANK`` from ``--local-rank`` for the old
+    launcher."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def build_runner(cfg: Config, config_file: str,
+                 loaders=('train_dataloader', 'val_dataloader',
+                          'test_dataloader')) -> Runner:
+    """Check the data paths of ``loaders`` (exits naming the missing paths),
+    apply :func:`prepare_launch`, and build the Runner (``runner_type`` if
+    the config names one)."""
+    try:
+        check_data_paths(cfg, loaders=loaders)
+    except FileNotFoundError as e:
+        sys.exit(f'{config_file}: {e}')
+    prepare_launch(cfg)
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg \
+        else RUNNERS.build(cfg)
