@@ -60,8 +60,8 @@ if ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
   fi
 fi
 
-say "mmengine 0.10.7, mmdet 3.3.0, pycocotools, opencv, yolox_mm (editable)"
-pip install -q mmengine==0.10.7 mmdet==3.3.0 pycocotools opencv-python numpy
+say "mmengine 0.10.7, mmdet 3.3.0, pycocotools, opencv 5.0 (refuses truncated JPEGs; 4.x decodes them partly), yolox_mm (editable)"
+pip install -q mmengine==0.10.7 mmdet==3.3.0 pycocotools opencv-python==5.0.0.93 numpy
 pip install -q --no-build-isolation -e '.[tests]'
 say "references for the parity tests: Megvii's YOLOX (yolox-datamint 0.3.1, pure Python, without its heavy dependencies)"
 pip install -q --no-deps yolox-datamint==0.3.1

@@ -1,7 +1,8 @@
 """Evaluate a checkpoint with a yolox_mm (or mmdet) config.
 
 Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
-       [--out results.pkl] [--show-dir DIR]
+       [--out results.pkl] [--show-dir DIR] [--fuse-conv-bn]
+       [--channels-last]
        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Ends with one line ``bbox mAP = ..., mAP@0.5 = ...`` when the evaluator is
@@ -26,6 +27,16 @@ def parse_args():
     parser.add_argument('--show-dir', help='save drawn predictions here '
                         '(relative to the work dir)')
     parser.add_argument('--wait-time', type=float, default=2)
+    parser.add_argument(
+        '--fuse-conv-bn',
+        action='store_true',
+        help='fold every BatchNorm into its convolution before testing '
+        '(faster; same detections up to float rounding)')
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='run the model in channels_last (NHWC) memory format (faster '
+        'on CPU; same detections up to float rounding)')
     add_launch_args(parser)
     return parser.parse_args()
 
@@ -46,7 +57,24 @@ def main():
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)
         cfg.test_evaluator.append(
             dict(type='DumpDetResults', out_file_path=args.out))
+    if args.fuse_conv_bn:
+        # EMAHook swaps its copy's parameters with the model's position by
+        # position, which fusing changes; when testing, both copies hold the
+        # checkpoint's weights, so the swap changes nothing: drop the hook
+        cfg.custom_hooks = [
+            h for h in cfg.get('custom_hooks', [])
+            if str(h.get('type', '')).split('.')[-1] != 'EMAHook'
+        ]
     runner = build_runner(cfg, args.config, loaders=('test_dataloader', ))
+    if args.fuse_conv_bn or args.channels_last:
+        from mmengine.model import is_model_wrapper
+
+        from yolox_mm.models.utils import optimize_for_inference
+        runner.load_or_resume()  # the checkpoint first; test() then skips it
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        optimize_for_inference(model, fuse_conv_bn=args.fuse_conv_bn,
+                               channels_last=args.channels_last)
     metrics = runner.test()
     if runner.rank == 0 and 'coco/bbox_mAP' in metrics:
         print(f"bbox mAP = {metrics['coco/bbox_mAP']:.3f}, "

@@ -9,7 +9,11 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    visualization=dict(type='DetVisualizationHook'),
+    # stop at the first NaN/inf loss, naming the iteration and the batch's
+    # images, before EMA and checkpoints take the broken weights
+    # (docs/reliability.md); disable with check_finite_loss=None
+    check_finite_loss=dict(type='CheckFiniteLossHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

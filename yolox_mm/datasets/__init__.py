@@ -1,5 +1,9 @@
 """Datasets and data transforms of yolox_mm."""
+from .checked_coco import CheckedCocoDataset
 from .mix_image_dataset import YOLOXMixImageDataset
-from .transforms import MixUp, Mosaic
+from .transforms import CheckedLoadImageFromFile, MixUp, Mosaic
 
-__all__ = ['YOLOXMixImageDataset', 'Mosaic', 'MixUp']
+__all__ = [
+    'CheckedCocoDataset', 'YOLOXMixImageDataset', 'CheckedLoadImageFromFile',
+    'Mosaic', 'MixUp'
+]

@@ -1,4 +1,7 @@
 """Engine components (hooks) of yolox_mm."""
-from .hooks import DeterministicResumeHook, YOLOXModeSwitchHook
+from .hooks import (CheckFiniteLossHook, DeterministicResumeHook,
+                    YOLOXModeSwitchHook)
 
-__all__ = ['DeterministicResumeHook', 'YOLOXModeSwitchHook']
+__all__ = [
+    'CheckFiniteLossHook', 'DeterministicResumeHook', 'YOLOXModeSwitchHook'
+]

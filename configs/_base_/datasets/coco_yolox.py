@@ -4,7 +4,11 @@
 #   data/coco/annotations/instances_{train,val}2017.json
 #   data/coco/{train,val}2017/*.jpg
 data_root = 'data/coco/'
-dataset_type = 'CocoDataset'
+# mmdet's CocoDataset plus checks: malformed json raises naming the entry,
+# unusable boxes (NaN/inf, w or h <= 0, outside the image) are dropped and
+# counted in the log, missing image files stop the run at start-up
+# (docs/reliability.md)
+dataset_type = 'CheckedCocoDataset'
 backend_args = None
 img_scale = (640, 640)  # width, height
 
@@ -29,6 +33,8 @@ train_pipeline = [
     dict(type='PackDetInputs')
 ]
 
+# mmcv's loader by its name: mmdet's DetInferencer (demo/image_demo.py)
+# looks it up as 'LoadImageFromFile' in the test pipeline
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
@@ -55,7 +61,10 @@ train_dataloader = dict(
             ann_file='annotations/instances_train2017.json',
             data_prefix=dict(img='train2017/'),
             pipeline=[
-                dict(type='LoadImageFromFile', backend_args=backend_args),
+                # names the file and image id when it cannot be loaded
+                dict(
+                    type='CheckedLoadImageFromFile',
+                    backend_args=backend_args),
                 dict(type='LoadAnnotations', with_bbox=True)
             ],
             filter_cfg=dict(filter_empty_gt=False, min_size=32),

@@ -240,3 +240,14 @@ def test_mixup_argument_errors():
     results['mix_results'] = results['mix_results'] * 2
     with pytest.raises(ValueError, match='1 dict'):
         MixUp().transform(results)
+
+
+def test_blend_half_equals_float_mixing_for_every_pair():
+    from yolox_mm.datasets.transforms.mixup import blend_half
+    a, b = np.meshgrid(np.arange(256, dtype=np.uint8),
+                       np.arange(256, dtype=np.uint8))
+    expected = (0.5 * a.astype(np.float32) +
+                0.5 * b.astype(np.float32)).astype(np.uint8)
+    np.testing.assert_array_equal(blend_half(a, b), expected)
+    np.testing.assert_array_equal(a, np.meshgrid(np.arange(256),
+                                                 np.arange(256))[0])

@@ -43,3 +43,43 @@ def test_bad_configs():
         build_activation(dict(type='Mish'))
     with pytest.raises(ValueError, match='norm_cfg'):
         build_norm(dict(type='GN', num_groups=2), 4)
+
+
+def test_silu_in_place_only_without_graph():
+    act = ConvBNAct(3, 4, 1).activate
+    x = torch.randn(2, 4, 5, 5)
+    expected = torch.nn.functional.silu(x)
+    # no graph: in place, same values
+    with torch.no_grad():
+        y = x.clone().requires_grad_(False)
+        out = act(y)
+    assert out.data_ptr() == y.data_ptr()
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    # graph recorded: out of place, the input is left alone, gradients right
+    x_leaf = x.clone().requires_grad_(True)
+    inner = x_leaf * 1.0
+    out = act(inner)
+    assert out.data_ptr() != inner.data_ptr()
+    torch.testing.assert_close(inner, x, rtol=0, atol=0)
+    out.sum().backward()
+    sig = torch.sigmoid(x)
+    torch.testing.assert_close(x_leaf.grad, sig * (1 + x * (1 - sig)))
+
+
+def test_optimize_for_inference_fused_channels_last():
+    from yolox_mm.models.utils import optimize_for_inference
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(ConvBNAct(3, 8, 3, stride=2),
+                                DepthwiseSeparableConv(8, 8, 3))
+    model.eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        before = model(x)
+        optimize_for_inference(model, fuse_conv_bn=True, channels_last=True)
+        after = model(x)
+    assert not model.training
+    assert all(m.bn is None for m in model.modules()
+               if isinstance(m, ConvBNAct))
+    assert model[0].conv.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)

@@ -1,5 +1,6 @@
 """Data transforms of yolox_mm (in ``yolox_mm.registry.TRANSFORMS``)."""
+from .loading import CheckedLoadImageFromFile
 from .mixup import MixUp
 from .mosaic import Mosaic
 
-__all__ = ['Mosaic', 'MixUp']
+__all__ = ['CheckedLoadImageFromFile', 'Mosaic', 'MixUp']

@@ -1,5 +1,8 @@
 """Training hooks of yolox_mm (registered in ``yolox_mm.registry.HOOKS``)."""
+from .check_finite_loss_hook import CheckFiniteLossHook
 from .deterministic_resume_hook import DeterministicResumeHook
 from .yolox_mode_switch_hook import YOLOXModeSwitchHook
 
-__all__ = ['DeterministicResumeHook', 'YOLOXModeSwitchHook']
+__all__ = [
+    'CheckFiniteLossHook', 'DeterministicResumeHook', 'YOLOXModeSwitchHook'
+]

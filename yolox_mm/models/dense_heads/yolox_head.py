@@ -330,12 +330,22 @@ class YOLOXHead(BaseDenseHead):
     def _assign(self, priors: Tensor, cls_preds: Tensor, pred_bboxes: Tensor,
                 obj_preds: Tensor, gt_bboxes: Tensor, gt_labels: Tensor,
                 gt_valid: Tensor) -> BatchAssignResult:
-        """Run the assigner on the batch; an mmdet-style assigner without
-        ``batch_assign`` is called image by image."""
+        """Run the assigner on the batch (inputs detached, no graph).
+
+        Our :class:`~yolox_mm.models.task_modules.SimOTAAssigner` receives
+        the logits (``batch_assign_logits``) and computes the scores
+        ``sqrt(sigmoid(cls) * sigmoid(obj))`` only where it reads them, so no
+        ``[B, P, C]`` score tensor is built here. An mmdet-style assigner
+        (only ``assign``) is called image by image on those scores, computed
+        in place (one ``[B, P, C]`` buffer)."""
         offset_priors = torch.cat(
             [priors[:, :2] + priors[:, 2:] * 0.5, priors[:, 2:]], dim=1)
-        scores = (cls_preds.float().sigmoid() *
-                  obj_preds.float().sigmoid()[..., None]).sqrt_()
+        if hasattr(self.assigner, 'batch_assign_logits'):
+            return self.assigner.batch_assign_logits(
+                offset_priors, pred_bboxes, cls_preds, obj_preds, gt_bboxes,
+                gt_labels, gt_valid)
+        scores = cls_preds.float().sigmoid().mul_(
+            obj_preds.float().sigmoid()[..., None]).sqrt_()
         if hasattr(self.assigner, 'batch_assign'):
             return self.assigner.batch_assign(offset_priors, pred_bboxes,
                                               scores, gt_bboxes, gt_labels,

@@ -1,9 +1,9 @@
-from .conv import (ConvBNAct, DepthwiseSeparableConv, build_activation,
-                   build_norm,
-                   build_conv, fuse_conv_bn)
+from .conv import (ConvBNAct, DepthwiseSeparableConv, SiLU,
+                   build_activation, build_conv, build_norm, fuse_conv_bn)
 from .csp_layer import CSPLayer, DarknetBottleneck
 
 __all__ = [
-    'ConvBNAct', 'DepthwiseSeparableConv', 'build_activation', 'build_conv', 'build_norm',
-    'fuse_conv_bn', 'CSPLayer', 'DarknetBottleneck'
+    'ConvBNAct', 'DepthwiseSeparableConv', 'SiLU', 'build_activation',
+    'build_conv', 'build_norm', 'fuse_conv_bn', 'CSPLayer',
+    'DarknetBottleneck'
 ]

@@ -189,3 +189,106 @@ def test_chunked_equals_unchunked():
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         SimOTAAssigner(**kwargs)
+
+
+def _random_batch(num_imgs=3, num_priors=300, num_gts=12, num_classes=5,
+                  seed=2):
+    """Priors on a 3-level grid of a 160 px image and crowded GTs, so that
+    several GTs select the same priors (conflicts)."""
+    gen = torch.Generator().manual_seed(seed)
+    levels = []
+    for stride in (8, 16, 32):
+        n = 160 // stride
+        ys, xs = torch.meshgrid(torch.arange(n), torch.arange(n),
+                                indexing='ij')
+        ctr = torch.stack([xs.flatten(), ys.flatten()], 1).float()
+        levels.append(torch.cat([ctr * stride + stride / 2,
+                                 torch.full_like(ctr, stride)], 1))
+    priors = torch.cat(levels)
+    num_priors = len(priors)
+    xy = priors[None, :, :2] + torch.randn(num_imgs, num_priors, 2,
+                                           generator=gen) * 4
+    wh = torch.rand(num_imgs, num_priors, 2, generator=gen) * 40 + 4
+    pred = torch.cat([xy - wh / 2, xy + wh / 2], -1)
+    gxy = torch.rand(num_imgs, num_gts, 2, generator=gen) * 100 + 10
+    gwh = torch.rand(num_imgs, num_gts, 2, generator=gen) * 40 + 4
+    gts = torch.cat([gxy, gxy + gwh], -1)
+    cls = torch.randn(num_imgs, num_priors, num_classes, generator=gen) * 2
+    obj = torch.randn(num_imgs, num_priors, generator=gen) * 2
+    labels = torch.randint(0, num_classes, (num_imgs, num_gts),
+                           generator=gen)
+    valid = torch.ones(num_imgs, num_gts, dtype=torch.bool)
+    valid[1, num_gts // 2:] = False  # padding
+    return priors, pred, cls, obj, gts, labels, valid
+
+
+def test_batch_assign_logits_equals_batch_assign_on_scores():
+    priors, pred, cls, obj, gts, labels, valid = _random_batch()
+    # the head's layout: a transposed view of (B, C, P) maps
+    cls_view = cls.transpose(1, 2).contiguous().transpose(1, 2)
+    scores = (cls.sigmoid() * obj.sigmoid()[..., None]).sqrt()
+    assigner = SimOTAAssigner()
+    expected = assigner.batch_assign(priors, pred, scores, gts, labels, valid)
+    actual = assigner.batch_assign_logits(priors, pred, cls_view, obj, gts,
+                                          labels, valid)
+    for a, b in zip(expected, actual):
+        assert torch.equal(a, b)
+    assert expected.fg_mask.any()
+    assert not expected.gt_inds[1][expected.fg_mask[1]].ge(6).any()
+
+
+@pytest.mark.parametrize('max_pairs', [1, 300, 4000])
+def test_gt_blocks_equal_whole_image(max_pairs):
+    """Blocks of GTs inside an image (max_pairs below one image's pairs)
+    give the unchunked result, conflicts included."""
+    priors, pred, cls, obj, gts, labels, valid = _random_batch(num_gts=40)
+    whole = SimOTAAssigner(max_pairs=2**30).batch_assign_logits(
+        priors, pred, cls, obj, gts, labels, valid)
+    chunked = SimOTAAssigner(max_pairs=max_pairs).batch_assign_logits(
+        priors, pred, cls, obj, gts, labels, valid)
+    for a, b in zip(whole, chunked):
+        assert torch.equal(a, b)
+    # the case has priors selected by several GTs (step 4 is exercised)
+    from yolox_mm.models.task_modules.assigners.sim_ota_assigner import (
+        EPS, INF, _select, _Selection)
+    candidate, in_both = candidate_masks(priors, gts, valid, 2.5)
+    ious = pairwise_iou(pred, gts)
+    scores = (cls.sigmoid() * obj.sigmoid()[..., None]).sqrt()
+    cost = class_cost(scores, labels) - 3 * torch.log(ious + EPS) + \
+        (~in_both) * INF
+    state = _Selection.empty(*cost.shape[:2], cost.device)
+    _select(cost, ious, candidate, valid, 10, state)
+    assert state.count.max() > 1
+
+
+def test_prior_class_sum_candidates_only_and_blocks():
+    from yolox_mm.models.task_modules.assigners import (ClassProbs,
+                                                         prior_class_sum)
+    from yolox_mm.models.task_modules.assigners import \
+        sim_ota_assigner as module
+    torch.manual_seed(3)
+    scores = torch.rand(2, 50, 7)
+    candidate = torch.rand(2, 50) < 0.5
+    dense = prior_class_sum(ClassProbs(scores))
+    expected = -torch.log1p(-scores).clamp(min=-100).sum(-1)
+    torch.testing.assert_close(dense, expected)
+    sparse = prior_class_sum(ClassProbs(scores), candidate)
+    assert torch.equal(sparse[candidate], dense[candidate])
+    assert (sparse[~candidate] == 0).all()
+    old_block = module.ROW_BLOCK
+    try:  # blocks of 2 rows give the same values
+        module.ROW_BLOCK = 14
+        assert torch.equal(prior_class_sum(ClassProbs(scores)), dense)
+    finally:
+        module.ROW_BLOCK = old_block
+
+
+def test_class_probs_needs_one_source():
+    from yolox_mm.models.task_modules.assigners import ClassProbs
+    with pytest.raises(ValueError):
+        ClassProbs()
+    with pytest.raises(ValueError):
+        ClassProbs(torch.rand(1, 2, 3), cls_logits=torch.rand(1, 2, 3),
+                   obj_logits=torch.rand(1, 2))
+    with pytest.raises(ValueError):
+        ClassProbs(cls_logits=torch.rand(1, 2, 3))

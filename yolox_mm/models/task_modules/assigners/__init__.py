@@ -1,8 +1,10 @@
-from .sim_ota_assigner import (BatchAssignResult, SimOTAAssigner,
+from .sim_ota_assigner import (BatchAssignResult, ClassProbs, SimOTAAssigner,
                                candidate_masks, class_cost,
-                               dynamic_k_matching, pairwise_iou)
+                               dynamic_k_matching, label_class_cost,
+                               pairwise_iou, prior_class_sum)
 
 __all__ = [
-    'BatchAssignResult', 'SimOTAAssigner', 'candidate_masks', 'class_cost',
-    'dynamic_k_matching', 'pairwise_iou'
+    'BatchAssignResult', 'ClassProbs', 'SimOTAAssigner', 'candidate_masks',
+    'class_cost', 'dynamic_k_matching', 'label_class_cost', 'pairwise_iou',
+    'prior_class_sum'
 ]
