@@ -187,7 +187,9 @@ def test_make_table_mean_and_spread():
     ], noise_evals=3)
     assert '| ours | 2 | 0.055 | 0.010 | 0.215 | 0.030 | 3.00 |' in table
     assert '| mmdet | 1 | 0.055 | - (1 seed) | 0.210 | - (1 seed) |' in table
-    assert '| ours | 0 | 190-200 (3) | 0.0000 | 0.0100 | 0.020 |' in table
+    assert ('| ours | 0 | 190-200 (3) | 0.0500 | 0.0000 | 0.2100 | 0.0100 | '
+            '0.020 |') in table
+    assert '| ours | 1 | 0.0500 | - (1 seed) | 0.2100 | - (1 seed) |' in table
 
 
 @pytest.mark.slow

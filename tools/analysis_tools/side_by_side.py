@@ -6,7 +6,8 @@ Usage::
     python tools/analysis_tools/side_by_side.py [CONFIG] [--seeds 0 1]
         [--impl ours mmdet] [--runs ours:0 ours:1 mmdet:0]
         [--work-dir work_dirs/side_by_side] [--threads 1] [--jobs 1]
-        [--cfg-options k=v ...] [--reuse] [--smoke]
+        [--noise-evals 5] [--cfg-options k=v ...] [--reuse] [--smoke]
+        [--derive-only] [--table-only]
 
 CONFIG defaults to ``configs/yolox_nano_1xb4-200e_deepforest.py`` (the
 tree-crown split). Every run (one implementation and one seed) is:
@@ -48,12 +49,16 @@ tree-crown split). Every run (one implementation and one seed) is:
    ``result.json``.
 
 Output: a table with the columns impl, seed, bbox mAP, mAP@0.5, train wall
-time and s/epoch, then the mean and spread (max - min) per implementation.
-The run noise per run is the standard deviation of bbox mAP and mAP@0.5
-over the last ``--noise-evals`` val evaluations; it is only shown if the
-config evaluates periodically, e.g. with ``--cfg-options
-train_cfg.val_interval=10``. The val curves follow. Everything is printed
-and also written as markdown to ``<work-dir>/side_by_side.md``.
+time and s/epoch, then the mean and spread (max - min) over seeds per
+implementation. If the config evaluates periodically (e.g. with
+``--cfg-options train_cfg.val_interval=10``), two more tables follow. The
+first gives, per run, the mean, standard deviation and range of the last
+``--noise-evals`` val evaluations. The std and range are the eval-to-eval
+fluctuation; the mean is a less noisy figure than the final evaluation
+alone. The second gives the mean of those means per implementation. The
+val curves (mAP@0.5 and bbox mAP per evaluated epoch) come last.
+Everything is printed and also written as markdown to
+``<work-dir>/side_by_side.md``.
 
 Wall time is the wall time of the training subprocess: start-up, data
 loading and the val evaluations are included. s/epoch = wall time / epochs.
@@ -66,6 +71,14 @@ nothing.
 
 ``--reuse`` skips a run whose ``result.json`` exists and was made from the
 same config text. Use it to add a seed to an earlier comparison.
+``--table-only`` runs nothing and makes the table from the ``result.json``
+files of the listed runs. ``--derive-only`` only writes the two configs
+and prints the derivation.
+
+Use unprefixed type names in the mmdet config, as :data:`TYPE_MAP` does.
+``type='mmdet.Mosaic'`` builds the same class, but mmdet's
+``MultiImageMixDataset`` then no longer turns Mosaic off in the last
+epochs. :func:`check_skip_types` refuses such a config.
 
 Known semantic difference that the config cannot express: our
 ``YOLOXModeSwitchHook`` switches for exactly ``num_last_epochs`` epochs,
@@ -747,15 +760,18 @@ def _f(x, nd=3):
 
 
 def _eval_noise(curve: List[dict], k: int) -> Optional[dict]:
+    """Mean, standard deviation and range of the last ``k`` val
+    evaluations of a run (None with fewer than 2)."""
     last = curve[-k:]
     if len(last) < 2:
         return None
+    m = [p['bbox_mAP'] for p in last]
+    m50 = [p['bbox_mAP_50'] for p in last]
     return dict(
         n=len(last), epochs=(last[0]['epoch'], last[-1]['epoch']),
-        std_mAP=statistics.stdev(p['bbox_mAP'] for p in last),
-        std_mAP_50=statistics.stdev(p['bbox_mAP_50'] for p in last),
-        range_mAP_50=max(p['bbox_mAP_50'] for p in last) -
-        min(p['bbox_mAP_50'] for p in last))
+        mean_mAP=statistics.mean(m), std_mAP=statistics.stdev(m),
+        mean_mAP_50=statistics.mean(m50), std_mAP_50=statistics.stdev(m50),
+        range_mAP_50=max(m50) - min(m50))
 
 
 def make_table(results: List[dict], noise_evals: int = 5) -> str:
@@ -803,18 +819,39 @@ def make_table(results: List[dict], noise_evals: int = 5) -> str:
     if noise:
         lines += [
             '',
-            f'Eval-to-eval fluctuation (last {noise_evals} val evaluations '
-            'of each run):',
+            f'Last {noise_evals} val evaluations of each run (EMA weights, '
+            'as in the test): their mean, and the eval-to-eval fluctuation '
+            '(std, range):',
             '',
-            '| impl | seed | epochs | std bbox mAP | std mAP@0.5 | '
-            'range mAP@0.5 |',
-            '|---|---|---|---|---|---|',
+            '| impl | seed | epochs (evals) | mean bbox mAP | std bbox mAP | '
+            'mean mAP@0.5 | std mAP@0.5 | range mAP@0.5 |',
+            '|---|---|---|---|---|---|---|---|',
         ]
         for r, n in noise:
             lines.append(
                 f'| {r["impl"]} | {r["seed"]} | {n["epochs"][0]}-'
-                f'{n["epochs"][1]} ({n["n"]}) | {_f(n["std_mAP"], 4)} | '
+                f'{n["epochs"][1]} ({n["n"]}) | {_f(n["mean_mAP"], 4)} | '
+                f'{_f(n["std_mAP"], 4)} | {_f(n["mean_mAP_50"], 4)} | '
                 f'{_f(n["std_mAP_50"], 4)} | {_f(n["range_mAP_50"])} |')
+        lines += [
+            '',
+            f'| impl | runs | mean of the last-{noise_evals} means, bbox mAP '
+            '| spread | mean of the last-{0} means, mAP@0.5 | spread |'.format(
+                noise_evals),
+            '|---|---|---|---|---|---|',
+        ]
+        for impl in IMPLS:
+            ns = [n for r, n in noise if r['impl'] == impl]
+            if not ns:
+                continue
+            m = [n['mean_mAP'] for n in ns]
+            m50 = [n['mean_mAP_50'] for n in ns]
+            spread = (lambda v: _f(max(v) - min(v), 4) if len(v) > 1 else
+                      '- (1 seed)')
+            lines.append(
+                f'| {impl} | {len(ns)} | {_f(statistics.mean(m), 4)} | '
+                f'{spread(m)} | {_f(statistics.mean(m50), 4)} | '
+                f'{spread(m50)} |')
     curves = [r for r in ok if len(r.get('val_curve') or []) > 1]
     if curves:
         epochs = sorted({p['epoch'] for r in curves for p in r['val_curve']})
