@@ -1,0 +1,77 @@
+"""An existing COCO json (Roboflow, CVAT, labelme's ``labelme2coco.py``
+example, ...) to :class:`~.records.ImageRecord` objects, so that
+:func:`~.records.to_coco` writes it again in the form mmdet expects:
+categories ``1..K`` without ``_background_`` (exports of labelme's example
+script give it id 0), image and annotation ids from 1 (exports often start
+at 0), the same category list in every split, ``file_name`` relative to
+the output folder.
+
+``bbox`` is ``[x, y, w, h]`` in pixels (COCO); ``iscrowd=1`` annotations
+stay ignored (read as difficult). Segmentations are not kept.
+"""
+import json
+import os.path as osp
+from typing import List, Optional, Sequence
+
+from .image_files import find_image
+from .records import BoxRecord, ImageRecord
+
+
+def read_coco_json(json_file: str,
+                   img_dirs: Optional[Sequence[str]] = None
+                   ) -> List[ImageRecord]:
+    """The images of a COCO json, in the order of ``images``.
+
+    Args:
+        json_file: The COCO file.
+        img_dirs: Folders the ``file_name`` values are relative to (tried in
+            order); default: the json's folder and ``images/`` next to it.
+            Absolute ``file_name`` values are used as they are.
+
+    Raises:
+        ValueError: if a key COCO needs is missing, or an annotation names
+            an unknown image or category; FileNotFoundError if an image is
+            not found.
+    """
+    with open(json_file, encoding='utf-8') as f:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{json_file} is not valid JSON: {e}') from None
+    for key in ('images', 'categories'):
+        if not isinstance(data.get(key), list):
+            raise ValueError(f"{json_file}: no '{key}' list; expected a COCO "
+                             'detection json')
+    if img_dirs is None:
+        base = osp.dirname(osp.abspath(json_file))
+        img_dirs = [base, osp.join(base, 'images')]
+    names = {c['id']: str(c['name']) for c in data['categories']}
+    records = {img['id']: _image(img, json_file, img_dirs)
+               for img in data['images']}
+    for ann in data.get('annotations') or []:
+        if ann.get('image_id') not in records:
+            raise ValueError(f"{json_file}: annotation {ann.get('id')!r} has "
+                             f"image_id {ann.get('image_id')!r}, not in "
+                             "'images'")
+        if ann.get('category_id') not in names:
+            raise ValueError(f"{json_file}: annotation {ann.get('id')!r} has "
+                             f"category_id {ann.get('category_id')!r}, not "
+                             f"in 'categories' ({sorted(names)})")
+        x, y, w, h = (float(v) for v in ann['bbox'])
+        records[ann['image_id']].boxes.append(
+            BoxRecord(name=names[ann['category_id']], bbox=(x, y, x + w,
+                                                            y + h),
+                      difficult=bool(ann.get('iscrowd', 0))))
+    return list(records.values())
+
+
+def _image(img: dict, json_file: str, img_dirs: Sequence[str]) -> ImageRecord:
+    name = img['file_name']
+    path = name if osp.isabs(name) and osp.isfile(name) else None
+    for folder in img_dirs:
+        if path is None and osp.isfile(osp.join(folder, name)):
+            path = osp.normpath(osp.join(folder, name))
+    if path is None:
+        path = find_image(name, json_file, img_dirs)
+    return ImageRecord(path=path, width=int(img['width']),
+                       height=int(img['height']))
