@@ -14,7 +14,7 @@ import os.path as osp
 from typing import List, Optional, Sequence
 
 from .image_files import find_image
-from .records import BoxRecord, ImageRecord
+from .records import BoxRecord, ImageRecord, is_background
 
 
 def read_coco_json(json_file: str,
@@ -63,6 +63,20 @@ def read_coco_json(json_file: str,
                                                             y + h),
                       difficult=bool(ann.get('iscrowd', 0))))
     return list(records.values())
+
+
+def declared_classes(json_files: Sequence[str]) -> List[str]:
+    """The category names of the files in the order of their ids (first
+    file first), each once, background names excluded: the default class
+    list of a COCO conversion (it keeps classes without boxes)."""
+    names = []
+    for json_file in json_files:
+        with open(json_file, encoding='utf-8') as f:
+            categories = json.load(f).get('categories') or []
+        for cat in sorted(categories, key=lambda c: c['id']):
+            if cat['name'] not in names and not is_background(cat['name']):
+                names.append(str(cat['name']))
+    return names
 
 
 def _image(img: dict, json_file: str, img_dirs: Sequence[str]) -> ImageRecord:

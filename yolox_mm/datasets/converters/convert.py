@@ -4,7 +4,7 @@
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
-from .coco import read_coco_json
+from .coco import declared_classes, read_coco_json
 from .labelme import LabelmeReader, read_labelme_folder
 from .records import ImageRecord, class_list, to_coco, write_json
 from .voc import read_voc_folder
@@ -58,8 +58,10 @@ def convert_splits(fmt: str, sources: Dict[str, str], out_dir: str,
             e.g. ``{'train': 'raw/train', 'val': 'raw/val'}``.
         out_dir: Output folder; ``file_name`` values are relative to it, so
             it is the config's ``data_root``. The images are not copied.
-        classes: Class names in label order; default: all names found in
-            all splits, sorted (:func:`~.records.class_list`).
+        classes: Class names in label order; default: for coco the
+            declared categories in id order (:func:`~.coco.
+            declared_classes`), else all names found in all splits, sorted
+            (:func:`~.records.class_list`).
         img_dirs, include_unlabelled: See :func:`read_split`.
         difficult: See :func:`~.records.to_coco`.
 
@@ -68,6 +70,8 @@ def convert_splits(fmt: str, sources: Dict[str, str], out_dir: str,
     """
     splits = {name: read_split(fmt, src, img_dirs, include_unlabelled)
               for name, src in sources.items()}
+    if fmt == 'coco' and classes is None:
+        classes = declared_classes(list(sources.values()))
     names = class_list(splits, classes)
     cocos = {}
     for split, records in splits.items():

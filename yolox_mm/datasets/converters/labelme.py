@@ -112,13 +112,14 @@ class LabelmeReader:
                 data.get('shapes'), list):
             raise ValueError(f"{json_file}: no 'shapes' list; expected a "
                              'labelme annotation file')
+        boxes = self.boxes(data['shapes'], json_file)
         path = find_image(data.get('imagePath'), json_file, self.img_dirs)
         width = int(data.get('imageWidth') or 0)
         height = int(data.get('imageHeight') or 0)
         if width <= 0 or height <= 0:
             width, height = image_size(path)
         return ImageRecord(path=path, width=width, height=height,
-                           boxes=self.boxes(data['shapes'], json_file))
+                           boxes=boxes)
 
 
 def read_labelme_folder(folder: str, img_dirs: Sequence[str] = (),

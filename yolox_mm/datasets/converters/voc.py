@@ -76,6 +76,7 @@ def read_voc_xml(xml_file: str,
     if root.tag != 'annotation':
         raise ValueError(f'{xml_file}: root element <{root.tag}>; expected '
                          'a VOC <annotation>')
+    boxes = [read_box(obj, xml_file) for obj in root.iter('object')]
     path = _existing(root.findtext('path'))
     path = path or find_image(root.findtext('filename'), xml_file, img_dirs)
     size = root.find('size')
@@ -85,7 +86,6 @@ def read_voc_xml(xml_file: str,
         height = int(float(size.findtext('height') or 0))
     if width <= 0 or height <= 0:
         width, height = image_size(path)
-    boxes = [read_box(obj, xml_file) for obj in root.iter('object')]
     return ImageRecord(path=path, width=width, height=height, boxes=boxes)
 
 
