@@ -1,5 +1,5 @@
-# YOLOX-S on your own data: a template (docs/custom_dataset.md). Copy it,
-# set the lines of the first block, train:
+# YOLOX-S on your own data: a template (docs/custom_dataset.md). Copy it
+# into this folder, set the lines of the first block, train:
 #   python tools/dataset_converters/to_coco.py voc --train raw/train \
 #       --val raw/val --out-dir data/mydata    # prints data_root, classes
 #   python tools/train.py my_config.py
@@ -7,9 +7,10 @@
 # Expects data_root/annotations/{train,val}.json with file_name relative to
 # data_root (what to_coco.py writes). One GPU, batch 8; 100 epochs for a
 # few hundred to a few thousand images.
-_base_ = '../yolox_s_8xb8-300e_coco.py'
-
 # ==== Frequently modified ====
+# the scale: ../yolox_{nano,tiny,s,m,l,x}_8xb8-300e_coco.py (the pipelines
+# below are those of nano, tiny and s: no MixUp)
+_base_ = '../yolox_s_8xb8-300e_coco.py'
 data_root = 'data/custom/'
 classes = ('class_a', 'class_b')  # label order: category ids 1, 2, ...
 img_scale = (640, 640)  # (w, h) canvas; a multiple of 32
