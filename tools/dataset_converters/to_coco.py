@@ -22,8 +22,8 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from yolox_mm.datasets.converters import (  # noqa: E402
-    FORMATS, config_lines, convert_splits, read_class_file, summarize)
-from yolox_mm.datasets.converters.records import DIFFICULT_MODES  # noqa
+    DIFFICULT_MODES, FORMATS, config_lines, convert_splits, read_class_file,
+    summarize)
 
 
 def parse_args(argv=None):
