@@ -5,7 +5,8 @@ images with filled rectangles, and next to each a Pascal VOC XML file as
 LabelImg writes it (1-based ``bndbox``). The content covers what real
 exports contain (docs/custom_dataset.md):
 
-* train: 4 images with ``red`` and ``blue`` boxes; one box ``truncated``;
+* train: 4 images with ``red`` and ``blue`` boxes (one ``truncated``) and
+  one image without boxes;
 * val: one image with a ``green`` box (a class only in val) and a
   ``difficult`` ``red`` box, one with ``blue`` and ``red``, and one image
   whose XML has no ``<object>`` (an image without boxes); the XML of the
@@ -33,6 +34,7 @@ VOC_BOXES = {
         't2': [('red', (31, 6, 80, 35), 0, 0), ('blue', (11, 51, 50, 86),
                                                 0, 0)],
         't3': [('red', (41, 41, 90, 90), 0, 0)],
+        't4': [],  # a negative: trained on (filter_empty_gt=False)
     },
     'val': {
         'v0': [('green', (21, 21, 60, 70), 0, 0), ('red', (66, 6, 90, 30),

@@ -4,10 +4,10 @@ edited as the doc says -> a few iterations of training and an evaluation
 through mmengine's Runner; and fine-tuning from an 80-class checkpoint with
 its class layers dropped (``load_from``).
 
-The data (``tests/custom_data.py``): 4 train images with ``red``/``blue``
-boxes, 3 val images with a class only in val (``green``), a difficult box
-and an image without boxes. 128 px canvas, batch 2, 3 epochs (6
-iterations; the last without Mosaic), no workers.
+The data (``tests/custom_data.py``): 5 train images (4 with ``red``/``blue``
+boxes, one without), 3 val images with a class only in val (``green``), a
+difficult box and an image without boxes. 128 px canvas, batch 2, 3 epochs (9
+iterations; the last 3 without Mosaic), no workers.
 """
 import re
 from pathlib import Path
@@ -83,6 +83,8 @@ def test_voc_to_trained_and_evaluated(tmp_path, data_root):
 
     head = runner.model.bbox_head
     assert head.num_classes == 3
+    # the negative t4 is a training image
+    assert len(runner.train_dataloader.dataset.dataset) == 5
     assert [c.out_channels for c in head.multi_level_conv_cls] == [3] * 3
     val = runner.val_dataloader.dataset
     assert val.metainfo['classes'] == ('blue', 'green', 'red')

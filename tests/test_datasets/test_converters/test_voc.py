@@ -91,7 +91,7 @@ def test_difficult_modes(voc, tmp_path):
 
 def test_unlabelled_images_only_on_request(voc):
     (voc / 'train' / 't3.xml').unlink()
-    assert len(read_split('voc', str(voc / 'train'))) == 3
+    assert len(read_split('voc', str(voc / 'train'))) == 4
     records = read_split('voc', str(voc / 'train'), include_unlabelled=True)
     assert [(Path(r.path).name, r.boxes, r.width) for r in records][-1] == (
         't3.png', [], 96)
@@ -132,7 +132,7 @@ def test_cli(voc, tmp_path):
          str(voc / 'train'), '--val', str(voc / 'val'), '--out-dir',
          str(out)], capture_output=True, text=True, check=True)
     lines = proc.stdout.splitlines()
-    assert lines[0] == ('train: 4 images (0 without boxes), 6 boxes: '
+    assert lines[0] == ('train: 5 images (1 without boxes), 6 boxes: '
                         'blue 3, green 0, red 3')
     assert lines[-2:] == [f"    data_root = '{out}/'",
                           "    classes = ('blue', 'green', 'red')"]
