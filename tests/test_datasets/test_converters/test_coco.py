@@ -97,3 +97,10 @@ def test_unknown_category_named(export):
                        r'\(\[0, 1, 2, 3\]\)'):
         convert_splits('coco', {'train': str(export / 'bad.json')},
                        str(export), img_dirs=[str(export / 'imgs')])
+
+
+def test_missing_image_named(export):
+    with pytest.raises(FileNotFoundError, match=r"train.json: image id 0 "
+                       r'\(a.jpg\) not found; tried \['):
+        convert_splits('coco', {'train': str(export / 'train.json')},
+                       str(export))  # default folders: not imgs/

@@ -13,7 +13,6 @@ import json
 import os.path as osp
 from typing import List, Optional, Sequence
 
-from .image_files import find_image
 from .records import BoxRecord, ImageRecord, is_background
 
 
@@ -80,12 +79,24 @@ def declared_classes(json_files: Sequence[str]) -> List[str]:
 
 
 def _image(img: dict, json_file: str, img_dirs: Sequence[str]) -> ImageRecord:
+    """The record of one ``images`` entry; ``file_name`` is tried as it is
+    (if absolute), in each of ``img_dirs``, then by its base name there.
+
+    Raises:
+        FileNotFoundError: naming the json, the image id and the paths
+            tried.
+    """
     name = img['file_name']
-    path = name if osp.isabs(name) and osp.isfile(name) else None
-    for folder in img_dirs:
-        if path is None and osp.isfile(osp.join(folder, name)):
-            path = osp.normpath(osp.join(folder, name))
-    if path is None:
-        path = find_image(name, json_file, img_dirs)
-    return ImageRecord(path=path, width=int(img['width']),
-                       height=int(img['height']))
+    base = name.replace('\\', '/').split('/')[-1]
+    tried = [name] if osp.isabs(name) else []
+    tried += [osp.join(d, name) for d in img_dirs]
+    tried += [osp.join(d, base) for d in img_dirs]
+    for path in dict.fromkeys(tried):
+        if osp.isfile(path):
+            return ImageRecord(path=osp.normpath(path),
+                               width=int(img['width']),
+                               height=int(img['height']))
+    raise FileNotFoundError(
+        f"{json_file}: image id {img['id']!r} ({name}) not found; tried "
+        f'{list(dict.fromkeys(tried))}. Pass the image folder with '
+        '--img-dir.')
