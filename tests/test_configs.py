@@ -13,7 +13,8 @@ from yolox_mm.registry import MODELS
 ROOT = osp.join(osp.dirname(__file__), '..')
 CONFIGS = sorted(
     osp.relpath(p, ROOT)
-    for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+    for pattern in ('*.py', 'custom/*.py')
+    for p in glob.glob(osp.join(ROOT, 'configs', pattern)))
 
 #: Published parameter counts at 80 classes (Megvii README / model zoo,
 #: identical to mmdet's builds; REFERENCE.md section B).

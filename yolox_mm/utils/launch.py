@@ -22,6 +22,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from .config_scope import enable_config_scope
 from .data_check import check_data_paths
 
 
@@ -102,9 +103,11 @@ def load_config(args: argparse.Namespace) -> Config:
     """``args.config`` with the launcher, ``--cfg-options`` and the work dir
     (``--work-dir``, else the config's, else ``./work_dirs/<config name>``)
     applied; sets ``LOCAL_RANK`` from ``--local-rank`` for the old
-    launcher."""
+    launcher. ``_base_ = 'yolox_mm::...'`` is understood
+    (:func:`~.config_scope.enable_config_scope`)."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
+    enable_config_scope()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
