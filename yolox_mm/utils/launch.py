@@ -117,6 +117,34 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def enable_classwise(cfg: Config,
+                     keys=('test_evaluator', 'val_evaluator')) -> int:
+    """Turn on the per-class AP table (``classwise=True``) of every
+    ``CocoMetric`` under ``keys`` of ``cfg`` (in place; an evaluator may be
+    a dict or a list of them). mmdet's CocoMetric then logs a table of
+    per-class mAP, mAP_50 ... and returns ``coco/<class>_precision``.
+
+    Returns:
+        int: how many metrics were changed.
+
+    Raises:
+        ValueError: when ``cfg`` has no CocoMetric under ``keys``.
+    """
+    changed = 0
+    for key in keys:
+        evaluators = cfg.get(key)
+        if isinstance(evaluators, dict):
+            evaluators = [evaluators]
+        for evaluator in evaluators or []:
+            if str(evaluator.get('type', '')).split('.')[-1] == 'CocoMetric':
+                evaluator['classwise'] = True
+                changed += 1
+    if not changed:
+        raise ValueError(f'--classwise needs a CocoMetric in {list(keys)}; '
+                         'the config has none')
+    return changed
+
+
 def build_runner(cfg: Config, config_file: str,
                  loaders=('train_dataloader', 'val_dataloader',
                           'test_dataloader')) -> Runner:

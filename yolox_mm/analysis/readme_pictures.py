@@ -1,0 +1,122 @@
+"""The README pictures from a finished training work dir (``make trees``:
+``work_dirs/yolox_nano_1xb4-200e_deepforest``):
+
+- ``<prefix>_detections.png``: the last checkpoint's detections (score >=
+  0.3) on a validation image, drawn by
+  :func:`~yolox_mm.analysis.drawing.draw_detections`, GT boxes thin white;
+- ``<prefix>_curves.png``: the losses against the iteration and the
+  validation mAP against the epoch (:mod:`.log_curves`).
+
+The work dir has what ``tools/train.py`` leaves there: the config (dumped
+by the Runner as ``<config name>.py``), ``last_checkpoint`` (the path of the
+last checkpoint) and ``<timestamp>/vis_data/scalars.json``.
+"""
+import glob
+import os
+import os.path as osp
+from typing import NamedTuple, Optional
+
+import cv2
+import numpy as np
+
+
+class RunFiles(NamedTuple):
+    config: str
+    checkpoint: str
+
+
+def find_run_files(work_dir: str) -> RunFiles:
+    """The config and last checkpoint of a training work dir.
+
+    Raises:
+        FileNotFoundError: naming what is missing.
+    """
+    if not osp.isdir(work_dir):
+        raise FileNotFoundError(f'work dir {work_dir} does not exist')
+    configs = sorted(glob.glob(osp.join(work_dir, '*.py')))
+    named = osp.join(work_dir, osp.basename(osp.normpath(work_dir)) + '.py')
+    if named in configs:
+        configs = [named]
+    if len(configs) != 1:
+        raise FileNotFoundError(
+            f'expected one config (*.py) in {work_dir}, found {configs}')
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer, encoding='utf-8') as f:
+            checkpoint = f.read().strip()
+        if not osp.isabs(checkpoint) and not osp.isfile(checkpoint):
+            checkpoint = osp.join(work_dir, osp.basename(checkpoint))
+    else:
+        epochs = glob.glob(osp.join(work_dir, 'epoch_*.pth'))
+        checkpoint = max(epochs, key=lambda p: int(
+            osp.basename(p)[6:-4]), default='')
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'no checkpoint in {work_dir} (last_'
+                                f'checkpoint or epoch_*.pth): {checkpoint!r}')
+    return RunFiles(configs[0], checkpoint)
+
+
+def detections_picture(model, image: Optional[str] = None,
+                       score_thr: float = 0.3,
+                       max_side: int = 480) -> np.ndarray:
+    """The model's detections on a validation image of its config, with
+    the GT boxes (thin, white) under them.
+
+    Args:
+        model (nn.Module): From mmdet's ``init_detector``.
+        image (str, optional): File name of a validation image; default the
+            first.
+        score_thr (float): Draw detections with score >= this.
+        max_side (int): Shrink the picture to at most this many pixels.
+
+    Returns:
+        np.ndarray: ``[H, W, 3]`` uint8 BGR.
+    """
+    from mmdet.apis import inference_detector
+
+    from .drawing import draw_detections
+    from .samples import build_dataset, find_index
+    dataset = build_dataset(model.cfg, 'val')
+    info = dataset.get_data_info(find_index(dataset, image))
+    img = cv2.imread(info['img_path'])
+    if img is None:
+        raise FileNotFoundError(f'cannot read {info["img_path"]}')
+    for gt in info['instances']:
+        x1, y1, x2, y2 = (int(round(v)) for v in gt['bbox'])
+        cv2.rectangle(img, (x1, y1), (x2, y2), (255, 255, 255), 1)
+    preds = inference_detector(model, img.copy()).pred_instances
+    drawn = draw_detections(img, preds, model.dataset_meta['classes'],
+                            model.dataset_meta.get('palette'), score_thr)
+    factor = max_side / max(drawn.shape[:2])
+    if factor < 1:
+        drawn = cv2.resize(drawn, None, fx=factor, fy=factor,
+                           interpolation=cv2.INTER_AREA)
+    return drawn
+
+
+def write_readme_pictures(work_dir: str, out_dir: str, prefix: str = 'trees',
+                          image: Optional[str] = None,
+                          score_thr: float = 0.3,
+                          device: str = 'cpu') -> dict:
+    """Write ``<prefix>_detections.png`` and ``<prefix>_curves.png`` to
+    ``out_dir`` from a training work dir; return their paths.
+
+    Raises:
+        FileNotFoundError: for a work dir without config, checkpoint or log.
+    """
+    from mmdet.apis import init_detector
+
+    from .log_curves import load_scalars, plot_curves
+    run = find_run_files(work_dir)
+    scalars = load_scalars(work_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    curves = plot_curves(scalars, osp.join(out_dir, f'{prefix}_curves.png'),
+                         title=osp.basename(run.config)[:-3], width_px=800,
+                         height_px=300)
+    model = init_detector(run.config, run.checkpoint, device=device)
+    picture = detections_picture(model, image, score_thr)
+    detections = osp.join(out_dir, f'{prefix}_detections.png')
+    if not cv2.imwrite(detections, picture):
+        raise OSError(f'cannot write {detections}')
+    return dict(detections=detections, curves=curves, config=run.config,
+                checkpoint=run.checkpoint)
