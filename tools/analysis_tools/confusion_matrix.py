@@ -62,7 +62,7 @@ def main():
                                   score_thr=args.score_thr,
                                   tp_iou_thr=args.tp_iou_thr,
                                   nms_iou_thr=args.nms_iou_thr)
-    print(format_matrix(matrix, classes))
+    print('\n' + format_matrix(matrix, classes))
     print(f'saved {paths["png"]} and {paths["json"]}')
 
 
