@@ -1,7 +1,6 @@
 """``yolox_mm.analysis.log_curves`` and ``tools/analysis_tools/
 analyze_logs.py`` on a json log written by the test in mmengine's format
 (``<timestamp>/vis_data/scalars.json``), numbers known by construction."""
-import json
 import subprocess
 import sys
 
@@ -10,22 +9,10 @@ import pytest
 
 from yolox_mm.analysis.log_curves import (load_scalars, loss_keys,
                                           mean_iter_times, plot_curves)
-from .tiny_data import REPO
+from .tiny_data import REPO, train_line
+from .tiny_data import write_scalars_log as write_run
 
 ANALYZE_LOGS = REPO / 'tools' / 'analysis_tools' / 'analyze_logs.py'
-
-
-def train_line(step, epoch, loss, time):
-    return dict(lr=0.01, data_time=0.01, loss=loss, loss_cls=loss / 2,
-                loss_bbox=loss / 4, loss_obj=loss / 4, time=time,
-                epoch=epoch, iter=step, memory=100, step=step)
-
-
-def write_run(work_dir, timestamp, lines):
-    log = work_dir / timestamp / 'vis_data' / 'scalars.json'
-    log.parent.mkdir(parents=True)
-    log.write_text(''.join(json.dumps(line) + '\n' for line in lines))
-    return log
 
 
 @pytest.fixture

@@ -128,3 +128,19 @@ def write_tiny_checkpoint(config: Path, out: Path) -> Path:
                     classes=CLASSES, palette=[(0, 200, 0), (200, 0, 0)])}},
                out)
     return out
+
+
+def train_line(step: int, epoch: int, loss: float, time: float) -> Dict:
+    """A training line of mmengine's json log (``LoggerHook``)."""
+    return dict(lr=0.01, data_time=0.01, loss=loss, loss_cls=loss / 2,
+                loss_bbox=loss / 4, loss_obj=loss / 4, time=time,
+                epoch=epoch, iter=step, memory=100, step=step)
+
+
+def write_scalars_log(work_dir: Path, timestamp: str,
+                      lines: List[Dict]) -> Path:
+    """``work_dir/<timestamp>/vis_data/scalars.json`` with ``lines``."""
+    log = work_dir / timestamp / 'vis_data' / 'scalars.json'
+    log.parent.mkdir(parents=True)
+    log.write_text(''.join(json.dumps(line) + '\n' for line in lines))
+    return log

@@ -145,6 +145,27 @@ def enable_classwise(cfg: Config,
     return changed
 
 
+def enable_tensorboard(cfg: Config) -> None:
+    """Add mmengine's ``TensorboardVisBackend`` to ``cfg.visualizer`` (in
+    place), next to the ``LocalVisBackend`` that writes the json log: the
+    scalars (losses, learning rate, metrics) then also go to TensorBoard
+    event files in ``<work_dir>/<timestamp>/vis_data/``. Needs the
+    ``tensorboard`` package (``torch.utils.tensorboard``); nothing is
+    added twice.
+
+    Raises:
+        ValueError: when the config has no ``visualizer``.
+    """
+    if not cfg.get('visualizer'):
+        raise ValueError('--tensorboard needs a visualizer in the config '
+                         "(e.g. visualizer=dict(type='DetLocalVisualizer'))")
+    backends = list(cfg.visualizer.get('vis_backends') or [])
+    if not any(str(b.get('type', '')).split('.')[-1] ==
+               'TensorboardVisBackend' for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    cfg.visualizer.vis_backends = backends
+
+
 def build_runner(cfg: Config, config_file: str,
                  loaders=('train_dataloader', 'val_dataloader',
                           'test_dataloader')) -> Runner:
