@@ -20,7 +20,11 @@ def work_dir(tmp_path):
     """Two epochs of 4 iterations, logged every 2 iterations, validated
     after each epoch; then a resumed run repeating step 8 and adding
     epoch 3."""
-    first = [train_line(2, 1, 4.0, 0.9), train_line(4, 1, 3.0, 0.5),
+    first = [train_line(2, 1, 4.0, 0.9),
+             # an evaluation without detections logs no metric, only its
+             # time, with step = epoch = 2: not the training step 2
+             {'data_time': 0.05, 'time': 7.0, 'step': 2},
+             train_line(4, 1, 3.0, 0.5),
              {'coco/bbox_mAP': 0.1, 'coco/bbox_mAP_50': 0.3, 'time': 0.2,
               'data_time': 0.1, 'step': 1},
              train_line(6, 2, 2.0, 0.6), train_line(8, 2, 1.5, 0.4),
@@ -40,7 +44,7 @@ def test_load_scalars_merges_runs(work_dir):
     assert 'memory' not in scalars.train and 'epoch' not in scalars.train
     assert scalars.val['coco/bbox_mAP'] == [(1, 0.1), (2, 0.2), (3, 0.25)]
     # the validation line's time is not a training curve
-    assert (1, 0.2) not in scalars.train['time']
+    assert scalars.train['time'][:2] == [(2, 0.9), (4, 0.5)]
     assert scalars.epochs == {2: 1, 4: 1, 6: 2, 8: 2, 10: 3}
     assert loss_keys(scalars) == ['loss', 'loss_bbox', 'loss_cls',
                                   'loss_obj']

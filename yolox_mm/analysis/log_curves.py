@@ -11,8 +11,10 @@ lines also to ``<timestamp>.json`` beside it):
   ``coco/bbox_mAP_50`` ...), ``data_time``, ``time`` and ``step`` (the
   epoch when training by epoch).
 
-A line is a validation line when it has a key with a ``/`` (mmdet's
-``analyze_logs.py`` uses the same rule). A resumed run writes a new
+A line is a training line when it has ``iter`` (mmengine's ``LogProcessor``
+sets it on every training line and on no validation line); of a validation
+line only the keys with a ``/`` are kept (the metrics: an evaluation that
+found no detection logs none, only its ``time``). A resumed run writes a new
 timestamp folder; :func:`find_scalar_logs` returns them oldest first and
 :func:`load_scalars` concatenates them, a later value replacing an earlier
 one at the same step.
@@ -103,7 +105,7 @@ def load_scalars(path: str) -> Scalars:
                     raise ValueError(
                         f'{log}:{number}: expected a json object with a '
                         f'"step" key, got {text.strip()[:80]!r}') from e
-                if any('/' in key for key in line):
+                if 'iter' not in line:
                     _add(val, line, [k for k in line if '/' in k])
                     continue
                 _add(train, line,
