@@ -11,6 +11,10 @@ modules directly:
 - :mod:`.assignment`: the priors SimOTA makes positive for each GT, with
   their dynamic k, and the picture of it;
 - :mod:`.video`: detections on every frame of a video or a webcam;
+- :mod:`.confusion`: confusion matrix (mmdet's counting) and its picture;
+- :mod:`.drawing`: detections drawn with mmdet's ``DetLocalVisualizer``;
+- :mod:`.samples`: one annotated image as the network sees it at test
+  time;
 - :mod:`.mmdet_tools`: mmdet's own tool scripts (shipped in the mmdet
   wheel under ``mmdet/.mim/tools``), run as they are;
 - :mod:`.readme_pictures`: the README pictures from a finished work dir.
