@@ -15,6 +15,7 @@ from .tiny_data import BOXES, REPO
 BROWSE = REPO / 'tools' / 'analysis_tools' / 'browse_dataset.py'
 
 
+@pytest.mark.slow  # a subprocess (pytest.ini)
 def test_browse_dataset_cli(tiny, tmp_path):
     out = tmp_path / 'browse'
     proc = subprocess.run([sys.executable, str(BROWSE), str(tiny.config),

@@ -40,6 +40,7 @@ def test_yolox_matches_megvii_readme(name, shape, gflops, params):
     assert round(result.gflops, 2) == gflops
 
 
+@pytest.mark.slow  # a subprocess (pytest.ini)
 def test_get_flops_cli(tiny):
     proc = subprocess.run([sys.executable, str(GET_FLOPS), str(tiny.config),
                            '--shape', '96', '128'], capture_output=True,

@@ -67,6 +67,7 @@ def test_confusion_matrix_by_hand(dataset):
         confusion_matrix(dataset, hand_results()[:3])
 
 
+@pytest.mark.slow  # a subprocess (pytest.ini)
 def test_confusion_matrix_cli(tiny, tmp_path):
     pkl = tmp_path / 'results.pkl'
     pkl.write_bytes(pickle.dumps(hand_results()))
@@ -117,6 +118,7 @@ def test_enable_classwise_needs_coco_metric():
         enable_classwise(cfg)
 
 
+@pytest.mark.slow  # a subprocess (pytest.ini)
 def test_test_py_classwise(tiny, tmp_path):
     proc = subprocess.run(
         [sys.executable, str(TEST), str(tiny.config), str(tiny.checkpoint),

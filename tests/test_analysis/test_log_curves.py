@@ -75,6 +75,7 @@ def test_bad_inputs(tmp_path):
         load_scalars(str(log))
 
 
+@pytest.mark.slow  # a subprocess (pytest.ini)
 def test_analyze_logs_cli(work_dir, tmp_path):
     out = tmp_path / 'curves.png'
     plot = subprocess.run(

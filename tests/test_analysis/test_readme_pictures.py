@@ -73,6 +73,7 @@ def test_find_run_files_errors(tmp_path):
         find_run_files(str(tmp_path))
 
 
+@pytest.mark.slow  # a subprocess (pytest.ini)
 def test_readme_pictures_cli(work_dir, tmp_path):
     out = tmp_path / 'docs'
     proc = subprocess.run([sys.executable, str(README_PICTURES),

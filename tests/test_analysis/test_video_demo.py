@@ -75,6 +75,7 @@ def test_detect_video_bad_source(model, tmp_path):
         detect_video(model, str(broken))
 
 
+@pytest.mark.slow  # a subprocess (pytest.ini)
 def test_video_demo_cli(tiny, video, tmp_path):
     out = tmp_path / 'drawn.mp4'
     proc = subprocess.run(
