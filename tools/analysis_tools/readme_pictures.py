@@ -2,10 +2,11 @@
 
     python tools/analysis_tools/readme_pictures.py \\
         work_dirs/yolox_nano_1xb4-200e_deepforest [--out-dir docs/images] \\
-        [--prefix trees] [--image NAME] [--score-thr 0.3]
+        [--prefix trees] [--image NAME] [--score-thr 0.3] [--labels]
 
 (``make pictures``.) Writes ``<prefix>_detections.png`` (the last
-checkpoint's detections on a validation image, GT boxes thin white) and
+checkpoint's detections on a validation image, boxes only unless
+``--labels``, GT boxes thin white) and
 ``<prefix>_curves.png`` (losses and validation mAP).
 """
 import argparse
@@ -24,6 +25,8 @@ def parse_args():
                         help='validation image file name (default: first)')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--labels', action='store_true',
+                        help='draw class names and scores too')
     return parser.parse_args()
 
 
@@ -33,7 +36,8 @@ def main():
     try:
         paths = write_readme_pictures(args.work_dir, args.out_dir,
                                       args.prefix, args.image,
-                                      args.score_thr, args.device)
+                                      args.score_thr, args.device,
+                                      args.labels)
     except (FileNotFoundError, KeyError) as e:
         sys.exit(f'readme_pictures: {e}')
     print(f'{paths["checkpoint"]} -> {paths["detections"]}\n'

@@ -2,8 +2,10 @@
 ``work_dirs/yolox_nano_1xb4-200e_deepforest``):
 
 - ``<prefix>_detections.png``: the last checkpoint's detections (score >=
-  0.3) on a validation image, drawn by
-  :func:`~yolox_mm.analysis.drawing.draw_detections`, GT boxes thin white;
+  0.3) on a validation image, boxes only (in the first palette colour;
+  with labels and scores through
+  :func:`~yolox_mm.analysis.drawing.draw_detections` if asked), GT boxes
+  thin white;
 - ``<prefix>_curves.png``: the losses against the iteration and the
   validation mAP against the epoch (:mod:`.log_curves`).
 
@@ -56,9 +58,18 @@ def find_run_files(work_dir: str) -> RunFiles:
     return RunFiles(configs[0], checkpoint)
 
 
+def draw_boxes(image_bgr: np.ndarray, bboxes, color=(0, 200, 0),
+               thickness: int = 2) -> np.ndarray:
+    """Rectangles only (no labels: legible with dozens of boxes), in
+    place; ``bboxes [K, 4]`` xyxy pixels."""
+    for x1, y1, x2, y2 in np.asarray(bboxes).round().astype(int).tolist():
+        cv2.rectangle(image_bgr, (x1, y1), (x2, y2), color, thickness)
+    return image_bgr
+
+
 def detections_picture(model, image: Optional[str] = None,
-                       score_thr: float = 0.3,
-                       max_side: int = 480) -> np.ndarray:
+                       score_thr: float = 0.3, max_side: int = 480,
+                       labels: bool = False) -> np.ndarray:
     """The model's detections on a validation image of its config, with
     the GT boxes (thin, white) under them.
 
@@ -68,6 +79,9 @@ def detections_picture(model, image: Optional[str] = None,
             first.
         score_thr (float): Draw detections with score >= this.
         max_side (int): Shrink the picture to at most this many pixels.
+        labels (bool): Draw class names and scores (mmdet's
+            ``DetLocalVisualizer``); default: boxes only, in the colour of
+            the first class of the palette (green if none).
 
     Returns:
         np.ndarray: ``[H, W, 3]`` uint8 BGR.
@@ -85,8 +99,15 @@ def detections_picture(model, image: Optional[str] = None,
         x1, y1, x2, y2 = (int(round(v)) for v in gt['bbox'])
         cv2.rectangle(img, (x1, y1), (x2, y2), (255, 255, 255), 1)
     preds = inference_detector(model, img.copy()).pred_instances
-    drawn = draw_detections(img, preds, model.dataset_meta['classes'],
-                            model.dataset_meta.get('palette'), score_thr)
+    palette = model.dataset_meta.get('palette')
+    if labels:
+        drawn = draw_detections(img, preds, model.dataset_meta['classes'],
+                                palette, score_thr)
+    else:
+        color = tuple(int(c) for c in palette[0][::-1]) \
+            if isinstance(palette, (list, tuple)) and palette else (0, 200, 0)
+        drawn = draw_boxes(img, preds.bboxes[preds.scores >= score_thr],
+                           color)
     factor = max_side / max(drawn.shape[:2])
     if factor < 1:
         drawn = cv2.resize(drawn, None, fx=factor, fy=factor,
@@ -97,7 +118,7 @@ def detections_picture(model, image: Optional[str] = None,
 def write_readme_pictures(work_dir: str, out_dir: str, prefix: str = 'trees',
                           image: Optional[str] = None,
                           score_thr: float = 0.3,
-                          device: str = 'cpu') -> dict:
+                          device: str = 'cpu', labels: bool = False) -> dict:
     """Write ``<prefix>_detections.png`` and ``<prefix>_curves.png`` to
     ``out_dir`` from a training work dir; return their paths.
 
@@ -114,7 +135,7 @@ def write_readme_pictures(work_dir: str, out_dir: str, prefix: str = 'trees',
                          title=osp.basename(run.config)[:-3], width_px=800,
                          height_px=300)
     model = init_detector(run.config, run.checkpoint, device=device)
-    picture = detections_picture(model, image, score_thr)
+    picture = detections_picture(model, image, score_thr, labels=labels)
     detections = osp.join(out_dir, f'{prefix}_detections.png')
     if not cv2.imwrite(detections, picture):
         raise OSError(f'cannot write {detections}')
