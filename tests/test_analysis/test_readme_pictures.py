@@ -52,8 +52,11 @@ def test_write_readme_pictures(tiny, work_dir, tmp_path):
     picture = cv2.imread(str(out / 'tiny_detections.png'))
     original = cv2.imread(str(tiny.root / 'images' / 'img2.png'))
     assert picture.shape == original.shape == IMAGE_SHAPE + (3, )
-    # boxes drawn over the image, not a shrunk copy of it
-    changed = (picture != original).any(axis=2).mean()
+    # boxes drawn over the image, not a shrunk copy of it (a palette PNG:
+    # colours differ a little everywhere)
+    diff = np.abs(picture.astype(int) - original).max(axis=2)
+    assert np.median(diff) < 20
+    changed = (diff > 60).mean()
     assert 0.02 < changed < 0.7, changed
     # GT boxes drawn white (where no detection or label is drawn over
     # them: the crafted model's boxes and labels cover much of the image)
