@@ -61,16 +61,15 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: Sequence[str],
     Returns:
         str: ``out_file``.
     """
-    import matplotlib
-    matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state
     labels = list(classes) + ['background']
     n = len(labels)
     sums = matrix.sum(axis=1, keepdims=True)
     percent = np.divide(matrix * 100, sums, out=np.zeros_like(matrix),
                         where=sums > 0)
     side = max(4.0, 0.6 * n + 2)
-    fig, ax = plt.subplots(figsize=(side, side * 0.85), dpi=100)
+    fig = Figure(figsize=(side, side * 0.85), dpi=100)
+    ax = fig.subplots()
     im = ax.imshow(percent, cmap=cmap, vmin=0, vmax=100)
     fig.colorbar(im, ax=ax, label='% of the row')
     for i in range(n):
@@ -85,7 +84,6 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: Sequence[str],
     ax.set_title(title or 'confusion matrix')
     fig.tight_layout()
     fig.savefig(out_file)
-    plt.close(fig)
     return out_file
 
 

@@ -150,9 +150,7 @@ def plot_curves(scalars: Scalars, out_file: str,
             when no training curve is left to draw (the message lists the
             available keys).
     """
-    import matplotlib
-    matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state
 
     train_keys = list(train_keys) or loss_keys(scalars)
     missing = [k for k in train_keys if k not in scalars.train]
@@ -161,9 +159,8 @@ def plot_curves(scalars: Scalars, out_file: str,
                        f'log; it has {sorted(scalars.train)}')
     val_keys = [k for k in val_keys if k in scalars.val]
     ncols = 2 if val_keys else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(width_px / 100,
-                                                height_px / 100), dpi=100,
-                             squeeze=False)
+    fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
+    axes = fig.subplots(1, ncols, squeeze=False)
     ax = axes[0, 0]
     for key in train_keys:
         steps, values = zip(*scalars.train[key])
@@ -185,7 +182,6 @@ def plot_curves(scalars: Scalars, out_file: str,
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out_file, dpi=100)
-    plt.close(fig)
     return out_file
 
 
