@@ -17,8 +17,10 @@ _VISUALIZER_NAME = 'yolox_mm_analysis'
 def clip_to_image(instances: InstanceData, height: int,
                   width: int) -> InstanceData:
     """A copy of ``instances`` (``bboxes [K, 4]`` xyxy, image pixels) with
-    the boxes clipped to ``[0, width] x [0, height]``."""
-    clipped = instances.clone()
+    the boxes clipped to ``[0, width] x [0, height]``, those with a NaN
+    coordinate left out (a barely trained model's boxes can overflow)."""
+    clipped = instances[instances.bboxes.isfinite().any(dim=1) &
+                        ~instances.bboxes.isnan().any(dim=1)]
     bboxes = clipped.bboxes.clone()
     bboxes[:, 0::2] = bboxes[:, 0::2].clamp(0, width)
     bboxes[:, 1::2] = bboxes[:, 1::2].clamp(0, height)

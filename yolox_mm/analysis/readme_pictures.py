@@ -88,7 +88,7 @@ def detections_picture(model, image: Optional[str] = None,
     """
     from mmdet.apis import inference_detector
 
-    from .drawing import draw_detections
+    from .drawing import clip_to_image, draw_detections
     from .samples import build_dataset, find_index
     dataset = build_dataset(model.cfg, 'val')
     info = dataset.get_data_info(find_index(dataset, image))
@@ -99,6 +99,7 @@ def detections_picture(model, image: Optional[str] = None,
         x1, y1, x2, y2 = (int(round(v)) for v in gt['bbox'])
         cv2.rectangle(img, (x1, y1), (x2, y2), (255, 255, 255), 1)
     preds = inference_detector(model, img.copy()).pred_instances
+    preds = clip_to_image(preds, *img.shape[:2])
     palette = model.dataset_meta.get('palette')
     if labels:
         drawn = draw_detections(img, preds, model.dataset_meta['classes'],
