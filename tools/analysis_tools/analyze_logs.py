@@ -10,8 +10,8 @@ LocalVisBackend)::
 ``plot_curve`` draws the training keys (default: every loss) against the
 iteration and the validation metrics against the epoch into one PNG;
 ``cal_train_time`` prints the mean time per iteration of each epoch. The
-sub-commands of mmdet's ``analyze_logs.py`` (which needs seaborn and reads
-one json file).
+sub-commands of mmdet's ``analyze_logs.py`` (which imports seaborn and
+takes json files, not work dirs).
 """
 import argparse
 import os.path as osp
