@@ -31,7 +31,8 @@ class VideoSummary(NamedTuple):
 
 
 def open_capture(source: Union[str, int]) -> cv2.VideoCapture:
-    """``cv2.VideoCapture`` of a file or a camera index (``'0'`` or 0).
+    """``cv2.VideoCapture`` of a file, a stream URL (``rtsp://...``) or a
+    camera index (``'0'`` or 0).
 
     Raises:
         FileNotFoundError: for a file that does not exist.
@@ -40,7 +41,8 @@ def open_capture(source: Union[str, int]) -> cv2.VideoCapture:
     import os.path as osp
     if isinstance(source, str) and source.isdigit():
         source = int(source)
-    if isinstance(source, str) and not osp.isfile(source):
+    if isinstance(source, str) and '://' not in source and \
+            not osp.isfile(source):
         raise FileNotFoundError(f'video file {source} does not exist')
     capture = cv2.VideoCapture(source)
     if not capture.isOpened():
