@@ -4,7 +4,7 @@ DATA := data/deepforest
 TREE_CFG := configs/yolox_nano_1xb4-200e_deepforest.py
 TREE_WORK := work_dirs/yolox_nano_1xb4-200e_deepforest
 
-.PHONY: setup data trees test test-fast clean
+.PHONY: setup data trees pictures test test-fast clean
 
 setup:
 	bash tools/setup_env.sh
@@ -17,6 +17,11 @@ data: setup
 trees: data
 	$(PY) tools/train.py $(TREE_CFG) --work-dir $(TREE_WORK)
 	$(PY) tools/test.py $(TREE_CFG) $$(cat $(TREE_WORK)/last_checkpoint) --work-dir $(TREE_WORK)/test
+
+# The README pictures (docs/images/trees_{detections,curves}.png) from the
+# finished `make trees` work dir.
+pictures:
+	$(PY) tools/analysis_tools/readme_pictures.py $(TREE_WORK) --out-dir docs/images
 
 # The whole suite, slow end-to-end tests included (some train on the tree data).
 test: data

@@ -2,11 +2,12 @@
 
 Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
        [--out results.pkl] [--show-dir DIR] [--fuse-conv-bn]
-       [--channels-last]
+       [--channels-last] [--classwise]
        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Ends with one line ``bbox mAP = ..., mAP@0.5 = ...`` when the evaluator is
-a COCO bbox metric.
+a COCO bbox metric (with ``--classwise``, followed by one line of per-class
+mAP).
 """
 import argparse
 import os.path as osp
@@ -14,7 +15,7 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from yolox_mm.utils.launch import (add_launch_args, build_runner,  # noqa: E402
-                                   load_config)
+                                   enable_classwise, load_config)
 
 
 def parse_args():
@@ -37,6 +38,10 @@ def parse_args():
         action='store_true',
         help='run the model in channels_last (NHWC) memory format (faster '
         'on CPU; same detections up to float rounding)')
+    parser.add_argument(
+        '--classwise',
+        action='store_true',
+        help='also log the AP of every class (CocoMetric classwise=True)')
     add_launch_args(parser)
     return parser.parse_args()
 
@@ -45,6 +50,11 @@ def main():
     args = parse_args()
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
+    if args.classwise:
+        try:
+            enable_classwise(cfg, keys=('test_evaluator', ))
+        except ValueError as e:
+            sys.exit(str(e))
     if args.show_dir:
         vis = cfg.default_hooks.visualization
         vis.draw = True
@@ -79,6 +89,11 @@ def main():
     if runner.rank == 0 and 'coco/bbox_mAP' in metrics:
         print(f"bbox mAP = {metrics['coco/bbox_mAP']:.3f}, "
               f"mAP@0.5 = {metrics['coco/bbox_mAP_50']:.3f}")
+        per_class = [(k[5:-len('_precision')], v) for k, v in metrics.items()
+                     if k.startswith('coco/') and k.endswith('_precision')]
+        if per_class:
+            print('bbox mAP per class: ' + ', '.join(
+                f'{name} {value:.3f}' for name, value in per_class))
 
 
 if __name__ == '__main__':

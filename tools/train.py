@@ -1,7 +1,7 @@
 """Train a detector with a yolox_mm (or any mmdet) config.
 
 Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
-       [--amp] [--auto-scale-lr] [--cfg-options k=v ...]
+       [--amp] [--auto-scale-lr] [--tensorboard] [--cfg-options k=v ...]
        [--launcher {none,pytorch,slurm,mpi}]
 """
 import argparse
@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from yolox_mm.utils.launch import (add_launch_args, build_runner,  # noqa: E402
-                                   load_config)
+                                   enable_tensorboard, load_config)
 
 
 def parse_args():
@@ -31,6 +31,11 @@ def parse_args():
         const='auto',
         help='resume from this checkpoint, or without a path from the latest '
         'checkpoint of the work dir')
+    parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also log to TensorBoard (mmengine TensorboardVisBackend; '
+        'event files in WORK_DIR/<timestamp>/vis_data)')
     add_launch_args(parser)
     return parser.parse_args()
 
@@ -46,6 +51,8 @@ def main():
             raise RuntimeError('--auto-scale-lr needs '
                                'auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
+    if args.tensorboard:
+        enable_tensorboard(cfg)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

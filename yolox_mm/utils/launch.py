@@ -120,6 +120,55 @@ def load_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def enable_classwise(cfg: Config,
+                     keys=('test_evaluator', 'val_evaluator')) -> int:
+    """Turn on the per-class AP table (``classwise=True``) of every
+    ``CocoMetric`` under ``keys`` of ``cfg`` (in place; an evaluator may be
+    a dict or a list of them). mmdet's CocoMetric then logs a table of
+    per-class mAP, mAP_50 ... and returns ``coco/<class>_precision``.
+
+    Returns:
+        int: how many metrics were changed.
+
+    Raises:
+        ValueError: when ``cfg`` has no CocoMetric under ``keys``.
+    """
+    changed = 0
+    for key in keys:
+        evaluators = cfg.get(key)
+        if isinstance(evaluators, dict):
+            evaluators = [evaluators]
+        for evaluator in evaluators or []:
+            if str(evaluator.get('type', '')).split('.')[-1] == 'CocoMetric':
+                evaluator['classwise'] = True
+                changed += 1
+    if not changed:
+        raise ValueError(f'--classwise needs a CocoMetric in {list(keys)}; '
+                         'the config has none')
+    return changed
+
+
+def enable_tensorboard(cfg: Config) -> None:
+    """Add mmengine's ``TensorboardVisBackend`` to ``cfg.visualizer`` (in
+    place), next to the ``LocalVisBackend`` that writes the json log: the
+    scalars (losses, learning rate, metrics) then also go to TensorBoard
+    event files in ``<work_dir>/<timestamp>/vis_data/``. Needs the
+    ``tensorboard`` package (``torch.utils.tensorboard``); nothing is
+    added twice.
+
+    Raises:
+        ValueError: when the config has no ``visualizer``.
+    """
+    if not cfg.get('visualizer'):
+        raise ValueError('--tensorboard needs a visualizer in the config '
+                         "(e.g. visualizer=dict(type='DetLocalVisualizer'))")
+    backends = list(cfg.visualizer.get('vis_backends') or [])
+    if not any(str(b.get('type', '')).split('.')[-1] ==
+               'TensorboardVisBackend' for b in backends):
+        backends.append(dict(type='TensorboardVisBackend'))
+    cfg.visualizer.vis_backends = backends
+
+
 def build_runner(cfg: Config, config_file: str,
                  loaders=('train_dataloader', 'val_dataloader',
                           'test_dataloader')) -> Runner:
