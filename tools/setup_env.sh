@@ -82,6 +82,8 @@ pip install -q loguru tabulate
 say "deployment: onnx, onnxruntime, and mmdeploy 1.3.1 without its pins (protobuf<=3.20.2 conflicts with onnx)"
 pip install -q onnx==1.23.2 onnxruntime==1.31.1
 pip install -q --no-deps mmdeploy==1.3.1 aenum==3.1.17
+say "tools: tensorboard (tools/train.py --tensorboard), matplotlib (curves, pictures)"
+pip install -q tensorboard==2.21.0 matplotlib
 # torch asks for setuptools>=77 and the installs above pull the newest (84),
 # which has no pkg_resources; mmengine 0.10.7 needs it to resolve
 # package-scoped configs ('mmdet::...', 'yolox_mm::...'). 80.x has both.
