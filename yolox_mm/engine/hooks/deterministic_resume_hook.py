@@ -1,10 +1,12 @@
 """Make a resumed training run repeat the uninterrupted one exactly."""
+import logging
 import random
 from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from yolox_mm.registry import HOOKS
@@ -70,12 +72,37 @@ class DeterministicResumeHook(Hook):
 
     priority = 'VERY_HIGH'
 
+    def __init__(self) -> None:
+        self._warned_workers = False
+
     def before_train_epoch(self, runner) -> None:
-        """Reseed ``random``, ``numpy`` and ``torch`` from the epoch."""
+        """Reseed ``random``, ``numpy`` and ``torch`` from the epoch, here
+        and (at their next sample) in the DataLoader workers."""
         seed = (runner.seed + runner.epoch) % 2**32
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)
+        self._reseed_workers(runner)
+
+    def _reseed_workers(self, runner) -> None:
+        loader = runner.train_dataloader
+        dataset = getattr(loader, 'dataset', None)
+        if hasattr(dataset, 'set_worker_epoch_seed'):
+            dataset.set_worker_epoch_seed(runner.seed % 2**32, runner.epoch,
+                                          runner.rank)
+        elif (getattr(loader, 'num_workers', 0) > 0
+              and getattr(loader, 'persistent_workers', False)
+              and not self._warned_workers):
+            self._warned_workers = True
+            print_log(
+                f'DeterministicResumeHook: the train dataset '
+                f'{type(dataset).__name__} has no set_worker_epoch_seed, so '
+                'its persistent DataLoader workers keep their random state '
+                'across epochs and a resumed run will not repeat the '
+                'uninterrupted one exactly. Wrap it in YOLOXMixImageDataset '
+                'or set persistent_workers=False.',
+                logger=runner.logger,
+                level=logging.WARNING)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Store the next sizes of the ``BatchSyncRandomResize`` modules."""
