@@ -85,7 +85,7 @@ class DeterministicResumeHook(Hook):
         self._reseed_workers(runner)
 
     def _reseed_workers(self, runner) -> None:
-        loader = runner.train_dataloader
+        loader = getattr(runner, 'train_dataloader', None)
         dataset = getattr(loader, 'dataset', None)
         if hasattr(dataset, 'set_worker_epoch_seed'):
             dataset.set_worker_epoch_seed(runner.seed % 2**32, runner.epoch,
