@@ -9,9 +9,9 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 
+from yolox_mm.engine.atomic_write import (commit_file, temp_name,
+                                          write_text_atomic)
 from yolox_mm.registry import HOOKS
-from yolox_mm.utils.atomic_write import (commit_file, temp_name,
-                                         write_text_atomic)
 
 
 @HOOKS.register_module()
@@ -37,7 +37,7 @@ class AtomicCheckpointHook(CheckpointHook):
     1. the checkpoint is written to ``.epoch_N.pth.tmp`` in the same
        directory (through ``runner.save_checkpoint``, so every
        ``before_save_checkpoint`` hook runs as usual), flushed to disk and
-       renamed to ``epoch_N.pth`` (:func:`~yolox_mm.utils.atomic_write.
+       renamed to ``epoch_N.pth`` (:func:`~yolox_mm.engine.atomic_write.
        commit_file`: ``fsync`` + ``os.replace``);
     2. then ``last_checkpoint`` is replaced the same way;
     3. only then are outdated checkpoints (``max_keep_ckpts``) deleted.
