@@ -27,6 +27,7 @@ The probe hooks write into the work dir, one file per rank
 import json
 import os.path as osp
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from mmengine.dist import get_rank
@@ -141,7 +142,8 @@ TREE_CONFIG = REPO / 'configs' / 'yolox_nano_1xb4-200e_deepforest.py'
 _TINY_CONFIG = """\
 _base_ = {base!r}
 custom_imports = dict(
-    imports=['yolox_mm', 'tests.tiny_training'], allow_failed_imports=False)
+    imports=['yolox_mm', 'tests.tiny_training'{extra_imports}],
+    allow_failed_imports=False)
 
 data_root = {data_root!r}
 img_scale = (128, 128)  # width, height
@@ -187,7 +189,7 @@ custom_hooks = [
     dict(type='DeterministicResumeHook'),
     dict(type='ProbeEpochStateHook'),
     dict(type='ProbeRankStateHook'),
-    dict(type='ProbeLossNormHook'),
+    dict(type='ProbeLossNormHook'),{extra_hooks}
 ]
 default_hooks = dict(
     logger=dict(interval=1),
@@ -217,12 +219,16 @@ def _param_scheduler(max_epochs: int, num_last_epochs: int) -> str:
 
 
 def write_tiny_config(path, max_epochs: int = 2, num_last_epochs: int = 1,
-                      num_images: int = 4, seed: int = 0) -> str:
+                      num_images: int = 4, seed: int = 0,
+                      extra_hooks: Sequence[str] = (),
+                      extra_imports: Sequence[str] = ()) -> str:
     """Write the tiny tree-training config to ``path``; return its path.
 
     ``max_epochs`` epochs of ``ceil(num_images / (2 * world_size))``
     iterations (batch 2 per process); Mosaic/RandomAffine off and L1 on in
     the last ``num_last_epochs``, which must leave the warm-up epoch.
+    ``extra_hooks`` (config text of hook dicts) are appended to the custom
+    hooks, ``extra_imports`` (module names) to ``custom_imports``.
     """
     if not 0 <= num_last_epochs < max_epochs:
         raise ValueError('need 0 <= num_last_epochs < max_epochs, got '
@@ -235,5 +241,7 @@ def write_tiny_config(path, max_epochs: int = 2, num_last_epochs: int = 1,
             num_last_epochs=num_last_epochs,
             num_images=num_images,
             param_scheduler=_param_scheduler(max_epochs, num_last_epochs),
-            seed=seed))
+            seed=seed,
+            extra_hooks=''.join(f'\n    {hook},' for hook in extra_hooks),
+            extra_imports=''.join(f', {name!r}' for name in extra_imports)))
     return str(path)

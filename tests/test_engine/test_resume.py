@@ -1,10 +1,13 @@
 """A resumed training run ends exactly where the uninterrupted run ends.
 
 Tiny schedule on the tree tiles (``tests/tiny_training.py``): 4 epochs of 2
-iterations (4 images, batch 2, 128 px, no workers), Mosaic/RandomAffine off
-and L1 on in the last 2 epochs (0-based epochs 2 and 3), EMA on, a new
+iterations (4 images, batch 2, 128 px), Mosaic/RandomAffine off and L1 on
+in the last 2 epochs (0-based epochs 2 and 3), EMA on, a new
 ``BatchSyncRandomResize`` size every iteration, ``randomness=dict(seed=0,
-deterministic=True)``, one torch thread.
+deterministic=True)``, one torch thread. Three DataLoader settings
+(``LOADERS``): no workers (RAM cache on, as the tree config), 1 persistent
+worker (cache on: the tree config's own loader) and 2 persistent workers
+(cache off).
 
 The uninterrupted run saves ``epoch_{k}.pth`` after every epoch; a run
 stopped after epoch k would have saved the same file, so each case resumes
@@ -17,7 +20,9 @@ a fresh Runner from it (``resume=True, load_from=epoch_k.pth``, what
 
 Compared with the uninterrupted run: every model and EMA tensor (bitwise),
 the per-iteration losses and batch sizes, and per epoch the learning rates,
-``use_l1``, the skipped transforms and the next resize size.
+``use_l1``, the skipped transforms and the next resize size. (That
+persistent workers draw as workers restarted every epoch is tested on the
+dataset alone: ``tests/test_datasets/test_worker_seed.py``.)
 """
 import json
 import shutil
@@ -33,6 +38,12 @@ pytestmark = pytest.mark.slow
 
 MAX_EPOCHS = 4
 NUM_LAST_EPOCHS = 2
+# (num_workers, persistent_workers, cache_images)
+LOADERS = {
+    'workers0': (0, False, True),
+    'workers1_persistent': (1, True, True),
+    'workers2_persistent_nocache': (2, True, False),
+}
 
 
 @pytest.fixture(scope='module')
@@ -47,8 +58,12 @@ def single_thread():
     torch.use_deterministic_algorithms(deterministic)
 
 
-def _train(config, work_dir, name, resume_from=None):
+def _train(config, work_dir, name, loader, resume_from=None):
     cfg = Config.fromfile(config)
+    num_workers, persistent, cache = loader
+    cfg.train_dataloader.num_workers = num_workers
+    cfg.train_dataloader.persistent_workers = persistent
+    cfg.train_dataloader.dataset.cache_images = cache
     cfg.work_dir = str(work_dir)
     # distinct global MessageHub/Visualizer/logger instances per Runner
     cfg.experiment_name = name
@@ -71,21 +86,39 @@ def _read_jsonl(path):
 
 
 @pytest.fixture(scope='module')
-def uninterrupted(tmp_path_factory, single_thread):
-    root = tmp_path_factory.mktemp('resume')
-    config = write_tiny_config(
-        root / 'tiny.py', max_epochs=MAX_EPOCHS,
+def config(tmp_path_factory):
+    return write_tiny_config(
+        tmp_path_factory.mktemp('resume') / 'tiny.py', max_epochs=MAX_EPOCHS,
         num_last_epochs=NUM_LAST_EPOCHS, num_images=4)
-    return config, _train(config, root / 'full', 'resume_full')
+
+
+@pytest.fixture(scope='module', params=list(LOADERS))
+def uninterrupted(request, config, tmp_path_factory, single_thread):
+    loader = LOADERS[request.param]
+    full = _train(config, tmp_path_factory.mktemp(request.param),
+                  f'resume_full_{request.param}', loader)
+    return config, full, loader
+
+
+def _state_differences(state_a, state_b):
+    differences = {}
+    for part in ('model', 'ema'):
+        assert state_a[part].keys() == state_b[part].keys()
+        differences[part] = [
+            key for key, value in state_a[part].items()
+            if not torch.equal(value, state_b[part][key])
+        ]
+    return differences
 
 
 @pytest.mark.parametrize('k', [1, 2, 3], ids=['before', 'at', 'after'])
 def test_resume_after_epoch_k_matches_uninterrupted(uninterrupted, k,
                                                     tmp_path):
-    config, full = uninterrupted
+    config, full, loader = uninterrupted
     ckpt = tmp_path / f'epoch_{k}.pth'
     shutil.copy(full / f'epoch_{k}.pth', ckpt)
-    resumed = _train(config, tmp_path / 'resumed', f'resume_{k}', ckpt)
+    resumed = _train(config, tmp_path / 'resumed', f'resume_{k}', loader,
+                     ckpt)
 
     # the training state, epoch by epoch, from epoch k on
     full_epochs = _read_jsonl(full / 'rank0_epochs.jsonl')
@@ -104,13 +137,9 @@ def test_resume_after_epoch_k_matches_uninterrupted(uninterrupted, k,
     assert resumed_iters[0]['iter'] == 2 * k
 
     # bitwise the same weights and EMA weights
-    full_state = torch.load(full / 'rank0_state.pth')
-    resumed_state = torch.load(resumed / 'rank0_state.pth')
-    for part in ('model', 'ema'):
-        assert full_state[part].keys() == resumed_state[part].keys()
-        differ = [
-            key for key, value in full_state[part].items()
-            if not torch.equal(value, resumed_state[part][key])
-        ]
-        assert not differ, f'{part}: {len(differ)} tensors differ, ' \
-            f'e.g. {differ[:3]}'
+    differ = _state_differences(torch.load(full / 'rank0_state.pth'),
+                                torch.load(resumed / 'rank0_state.pth'))
+    assert differ == dict(model=[], ema=[]), {
+        part: f'{len(keys)} tensors differ, e.g. {keys[:3]}'
+        for part, keys in differ.items()}
+

@@ -9,6 +9,7 @@ from mmdet.structures.bbox import BaseBoxes
 from mmengine.dataset import BaseDataset, force_full_init
 
 from yolox_mm.registry import DATASETS, TRANSFORMS
+from .worker_seed import EpochWorkerSeed
 
 # Result keys that transforms modify in place (mmdet ``RandomFlip`` flips
 # ``gt_bboxes`` in place; ``RandomCrop`` shifts them in place and may then
@@ -90,6 +91,14 @@ class YOLOXMixImageDataset:
       a transform that writes into ``results['img']`` in place (mmdet
       ``YOLOXHSVRandomAug`` does) must not then return ``None``, and a
       wrapped dataset that caches decoded images must return a copy.
+    - **Workers are reseeded every epoch.** After
+      :meth:`set_worker_epoch_seed` (called by ``DeterministicResumeHook``
+      before every train epoch), each DataLoader worker reseeds ``random``,
+      ``numpy`` and ``torch`` at its first sample of the epoch from the
+      seed, the epoch, the rank and its worker id
+      (:class:`~yolox_mm.datasets.worker_seed.EpochWorkerSeed`). So
+      persistent workers draw the same augmentations in an epoch as new
+      ones would, and a resumed run draws what the uninterrupted one drew.
     - Skip keys are matched against the type *name*: a scope prefix is
       ignored (``'yolox_mm.Mosaic'`` matches ``'Mosaic'``) and class
       ``type``\\ s of pure-Python configs match by class name. Keys that name
@@ -170,6 +179,7 @@ class YOLOXMixImageDataset:
             len(self.pipeline), dtype=torch.bool).share_memory_()
         if skip_type_keys is not None:
             self.update_skip_type_keys(skip_type_keys)
+        self._worker_seed = EpochWorkerSeed()
 
         self._fully_initialized = False
         if not lazy_init:
@@ -223,6 +233,18 @@ class YOLOXMixImageDataset:
                              dtype=torch.bool)
         self._skip_flags.copy_(flags)  # in place: keep the shared storage
 
+    def set_worker_epoch_seed(self, seed: int, epoch: int, rank: int) -> None:
+        """Make every DataLoader worker (running or not yet started)
+        reseed ``random``, ``numpy`` and ``torch`` from ``(seed, epoch,
+        rank, worker id)`` at its next sample; no effect on samples loaded
+        in the main process. See
+        :class:`~yolox_mm.datasets.worker_seed.EpochWorkerSeed`.
+
+        Raises:
+            ValueError: if an argument is negative.
+        """
+        self._worker_seed.set(seed, epoch, rank)
+
     def _load_mix_results(self, transform: Any) -> List[dict]:
         """Load the extra samples ``transform.get_indexes`` asks for."""
         for _ in range(self.max_refetch):
@@ -252,6 +274,7 @@ class YOLOXMixImageDataset:
         return results
 
     def __getitem__(self, idx: int) -> dict:
+        self._worker_seed.reseed_worker()  # first sample of a worker's epoch
         results = self._load(idx)
         skip_flags = self._skip_flags.tolist()  # one read of the shared flags
         for transform, skipped in zip(self.pipeline, skip_flags):

@@ -1,7 +1,8 @@
 """Engine components (hooks) of yolox_mm."""
-from .hooks import (CheckFiniteLossHook, DeterministicResumeHook,
-                    YOLOXModeSwitchHook)
+from .hooks import (AtomicCheckpointHook, CheckFiniteLossHook,
+                    DeterministicResumeHook, YOLOXModeSwitchHook)
 
 __all__ = [
-    'CheckFiniteLossHook', 'DeterministicResumeHook', 'YOLOXModeSwitchHook'
+    'AtomicCheckpointHook', 'CheckFiniteLossHook', 'DeterministicResumeHook',
+    'YOLOXModeSwitchHook'
 ]

@@ -17,6 +17,7 @@ classes differs, and :func:`drop_head` for fine-tuning on other classes.
 import logging
 import os.path as osp
 import pickle
+import zipfile
 from typing import List, Optional, Sequence
 
 import mmengine.runner.checkpoint as mmengine_checkpoint
@@ -27,6 +28,9 @@ from mmengine.logging import print_log
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from .checkpoint_integrity import (checkpoint_damage,
+                                   damaged_checkpoint_error, use_instead_hint)
 
 try:  # numpy >= 2
     from numpy._core import multiarray as _multiarray
@@ -60,17 +64,38 @@ def load_local_checkpoint(filename: str, map_location=None):
     """mmengine's local checkpoint loader, weights-only.
 
     Raises:
-        FileNotFoundError: if ``filename`` does not exist.
+        FileNotFoundError: if ``filename`` does not exist; the message names
+            the newest complete checkpoint of its directory, if any.
+        DamagedCheckpointError: (a ``RuntimeError``) if the file is empty,
+            truncated (e.g. killed while it was written) or otherwise not a
+            readable torch file; the message names the file, why, and the
+            newest complete checkpoint of its directory (or that there is
+            none) instead of torch's unpickling or zip traceback.
         pickle.UnpicklingError: if the file references a global outside the
             allow-list (it might run code when loaded); the message names
             the file and the global, and how to load a trusted file anyway.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
+        raise FileNotFoundError(f'{filename} can not be found. '
+                                f'{use_instead_hint(filename)}')
+    damage = checkpoint_damage(filename)
+    if damage is not None:
+        raise damaged_checkpoint_error(filename, damage)
     try:
         return torch.load(filename, map_location=map_location,
                           weights_only=True)
+    except (EOFError, KeyError, zipfile.BadZipFile) as e:
+        # what torch raises for truncated or garbage legacy-format files
+        detail = f'{type(e).__name__}: {e}' if str(e) else type(e).__name__
+        raise damaged_checkpoint_error(
+            filename, f'torch.load failed with {detail}') from None
+    except RuntimeError as e:
+        if 'PytorchStreamReader' not in str(e):
+            raise
+        raise damaged_checkpoint_error(
+            filename,
+            'torch.load failed with ' + str(e).split('. ')[0]) from None
     except pickle.UnpicklingError as e:
         detail = str(e).split('WeightsUnpickler error:')[-1].strip()
         detail = detail.splitlines()[0] if detail else ''

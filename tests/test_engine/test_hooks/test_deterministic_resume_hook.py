@@ -91,3 +91,46 @@ def test_resume_with_another_number_of_resize_modules_fails():
                        'the model has 1'):
         hook.after_load_checkpoint(
             SimpleNamespace(model=_Detector(), _resume=True), checkpoint)
+
+
+class _SeedRecordingDataset:
+
+    def __init__(self):
+        self.calls = []
+
+    def set_worker_epoch_seed(self, seed, epoch, rank):
+        self.calls.append((seed, epoch, rank))
+
+
+def test_workers_are_told_the_epoch_seed():
+    dataset = _SeedRecordingDataset()
+    runner = SimpleNamespace(
+        seed=2**32 + 5, epoch=3, rank=1,
+        train_dataloader=SimpleNamespace(dataset=dataset, num_workers=1,
+                                         persistent_workers=True))
+    DeterministicResumeHook().before_train_epoch(runner)
+    assert dataset.calls == [(5, 3, 1)]  # the seed as a 32-bit value
+
+
+def test_warns_once_for_persistent_workers_it_cannot_reseed(caplog):
+    import logging
+    logger = logging.getLogger('deterministic_resume_test')
+    runner = SimpleNamespace(
+        seed=0, epoch=0, rank=0, logger=logger,
+        train_dataloader=SimpleNamespace(dataset=[1, 2], num_workers=2,
+                                         persistent_workers=True))
+    hook = DeterministicResumeHook()
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        hook.before_train_epoch(runner)
+        runner.epoch = 1
+        hook.before_train_epoch(runner)
+    warnings = [r.getMessage() for r in caplog.records
+                if 'set_worker_epoch_seed' in r.getMessage()]
+    assert len(warnings) == 1
+    assert 'train dataset list has no set_worker_epoch_seed' in warnings[0]
+    # not persistent: workers restart (and are seeded) every epoch, no warning
+    caplog.clear()
+    runner.train_dataloader.persistent_workers = False
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        DeterministicResumeHook().before_train_epoch(runner)
+    assert not caplog.records
