@@ -1,0 +1,1 @@
+"""Converters of public annotation formats to COCO json."""
