@@ -1,1 +1,1 @@
-"""Analysis and benchmarking code behind tools/analysis_tools (imported by tools and tests, never by yolox_mm/__init__)."""
+"""Analysis and benchmarking code behind ``tools/analysis_tools``."""

@@ -19,7 +19,7 @@ from mmengine.config import Config
 from torch import nn
 
 OUR_CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
-MMDET_CONFIGS = Path(osp.dirname(mmdet.__file__)) / '.mim' / 'configs' / 'yolox'
+MMDET_CONFIGS = Path(osp.dirname(mmdet.__file__)) / '.mim/configs/yolox'
 SCALES = ('nano', 'tiny', 's', 'm', 'l', 'x')
 IMPLS = ('ours', 'mmdet')
 

@@ -23,13 +23,13 @@ a. **SimOTA assignment** of a batch (B=8, 640, C=80) with G = 5, 50, 200,
    sigmoid(obj))`` are computed inside the assigner, only where read);
    mmdet: ``scores = sqrt(sigmoid(cls) * sigmoid(obj))`` and its per-image
    ``SimOTAAssigner.assign`` loop exactly as its ``_get_targets_single``
-   does. Inputs (:func:`yolox_mm.testing.synthetic.make_assign_inputs`): priors of the 640 grid; GTs
-   COCO-like (log-uniform sides 8-400 px, aspect 1:2 to 2:1, uniform
-   positions, random labels); half of the priors that lie inside a GT
-   predict that GT with noise (centre +-10 %, size x exp(N(0, 0.15))) and get
-   high class/objectness logits, the others predict a box of ~2.7 strides
-   around themselves with random low scores. For G in (5, 50) the two
-   assignments are compared prior by prior ("same assignment").
+   does. Inputs (:func:`yolox_mm.testing.synthetic.make_assign_inputs`):
+   priors of the 640 grid; GTs COCO-like (log-uniform sides 8-400 px,
+   aspect 1:2 to 2:1, uniform positions, random labels); half of the priors
+   that lie inside a GT predict that GT with noise (centre +-10 %, size x
+   exp(N(0, 0.15))) and get high class/objectness logits, the others predict a
+   box of ~2.7 strides around themselves with random low scores. For G in (5,
+   50) the two assignments are compared prior by prior ("same assignment").
 b. **loss_by_feat** (assignment included) of our ``YOLOXHead`` and mmdet's,
    fed the same raw head outputs (those of a, as per-level maps requiring
    grad); forward only; the loss values are compared.

@@ -14,8 +14,9 @@ tile size 400, stride 400). Edge tiles that would extend beyond the image are
 cut short (no padding). Boxes are clipped to each tile; a clipped box is kept
 only if it has non-zero area and keeps at least half of its original area.
 Tiles without any remaining box are skipped (optionally also edge tiles
-with a side shorter than ``--min-tile-side``, default 0 = keep all). Tiles are written as PNG files
-(lossless) to ``<out-dir>/images/<stem>_x{x0}_y{y0}.png`` and the COCO files
+with a side shorter than ``--min-tile-side``, default 0 = keep all). Tiles
+are written as PNG files (lossless) to
+``<out-dir>/images/<stem>_x{x0}_y{y0}.png`` and the COCO files
 ``<out-dir>/annotations/{train,val}.json`` are written with one category
 ``{id: 1, name: 'tree'}``.
 
