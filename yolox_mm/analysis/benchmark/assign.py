@@ -103,7 +103,7 @@ class _Case:
     mmdet_skip: Optional[str]
     mem_ours: Reading = ('n/a', None)
     mem_mmdet: Reading = ('n/a', None)
-    times: Dict[str, float] = None
+    times: Optional[Dict[str, float]] = None
     same: str = '-'
 
 
