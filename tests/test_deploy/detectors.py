@@ -21,6 +21,8 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 from torch import nn
 
+from yolox_mm.testing.calibrate import reset_bn_statistics
+
 REPO = Path(__file__).resolve().parents[2]
 TREE_CFG = REPO / 'configs' / 'yolox_nano_1xb4-200e_deepforest.py'
 NANO_CFG = REPO / 'configs' / 'yolox_nano_8xb8-300e_coco.py'
@@ -94,16 +96,8 @@ def make_detector(cfg: Config, calib_images: Sequence[np.ndarray],
     model.init_weights()
     model.cfg = cfg
     model.dataset_meta = dict(classes=tuple(classes))
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    for bn in bns:  # running stats = statistics of the calibration batch
-        bn.reset_running_stats()
-        bn.momentum = None
     inputs, _ = preprocess(model, calib_images)
-    model.train()
-    with torch.no_grad():
-        model.bbox_head(model.extract_feat(inputs))
-    for bn in bns:
-        bn.momentum = 0.03
+    reset_bn_statistics(model, inputs)  # = the calibration batch's
     head = model.bbox_head
     for conv_cls, conv_reg, conv_obj in zip(head.multi_level_conv_cls,
                                             head.multi_level_conv_reg,

@@ -1,150 +1,29 @@
-"""Shared helpers of the parity tests: build our model, mmdet 3.3.0's model
-and Megvii's model at a scale, copy weights between them, randomise BN
-statistics, make inputs, compare detections.
+"""Shared helpers of the parity tests: compare outputs and detections of our
+model, mmdet 3.3.0's and Megvii's. Building the models, randomising their
+BN statistics and the input images come from :mod:`yolox_mm.testing`
+(re-exported here under the names the tests use).
 
 Scales: ``nano``, ``tiny``, ``s``, ``m``, ``l``, ``x`` (Megvii's
 ``exps/default/yolox_*.py``, mmdet's and our ``configs/yolox_*_8xb8-300e_
 coco.py``).
 """
-import importlib.util
-import os.path as osp
+from functools import partial
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
-import mmdet
 import torch
-from mmengine import DefaultScope
-from mmengine.config import Config
 from torch import Tensor, nn
 
+from yolox_mm.testing.calibrate import randomise  # noqa: F401
+from yolox_mm.testing.reference import SCALES, build_detector  # noqa: F401
+from yolox_mm.testing.synthetic import bgr_images  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[2]
-SCALES = ('nano', 'tiny', 's', 'm', 'l', 'x')
-MMDET_CONFIGS = Path(osp.dirname(mmdet.__file__)) / '.mim/configs/yolox'
-
-
-def load_converter():
-    """``tools/model_converters/yolox_to_yolox_mm.py`` as a module."""
-    path = REPO / 'tools' / 'model_converters' / 'yolox_to_yolox_mm.py'
-    spec = importlib.util.spec_from_file_location('yolox_to_yolox_mm', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def ours_config(scale: str) -> Config:
-    return Config.fromfile(REPO / 'configs' /
-                           f'yolox_{scale}_8xb8-300e_coco.py')
-
-
-def mmdet_config(scale: str) -> Config:
-    return Config.fromfile(MMDET_CONFIGS / f'yolox_{scale}_8xb8-300e_coco.py')
-
-
-def build_ours(scale: str) -> nn.Module:
-    """Our detector from ``configs/yolox_{scale}_8xb8-300e_coco.py`` (under
-    the ``yolox_mm`` scope), eval mode. ``init_weights`` is not called (it
-    logs every parameter; the tests overwrite the weights anyway)."""
-    import yolox_mm  # noqa: F401  (registration)
-    from yolox_mm.registry import MODELS
-    with DefaultScope.overwrite_default_scope('yolox_mm'):
-        model = MODELS.build(ours_config(scale).model)
-    return model.eval()
-
-
-def build_mmdet(scale: str) -> nn.Module:
-    """mmdet 3.3.0's detector from its ``configs/yolox/yolox_{scale}_8xb8-
-    300e_coco.py`` (under the ``mmdet`` scope), eval mode, PyTorch's default
-    initialisation (``init_weights`` would log every parameter)."""
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        model = MODELS.build(mmdet_config(scale).model)
-    return model.eval()
-
-
-def mmdet_head(ours: bool, num_classes: int = 80, in_channels: int = 32,
-               use_l1: bool = False) -> nn.Module:
-    """A stand-alone ``YOLOXHead`` (ours or mmdet's) with the configs'
-    losses and SimOTA ``center_radius=2.5``."""
-    cfg = dict(
-        type='YOLOXHead',
-        num_classes=num_classes,
-        in_channels=in_channels,
-        feat_channels=in_channels,
-        train_cfg=dict(assigner=dict(type='SimOTAAssigner',
-                                     center_radius=2.5)),
-        test_cfg=dict(score_thr=0.01, nms=dict(type='nms',
-                                               iou_threshold=0.65)))
-    if ours:
-        import yolox_mm  # noqa: F401
-        from yolox_mm.registry import MODELS
-        scope = 'yolox_mm'
-    else:
-        from mmdet.registry import MODELS
-        from mmdet.utils import register_all_modules
-        register_all_modules(init_default_scope=False)
-        scope = 'mmdet'
-    with DefaultScope.overwrite_default_scope(scope):
-        head = MODELS.build(cfg)
-    head.use_l1 = use_l1
-    return head
-
-
-@torch.no_grad()
-def randomise(model: nn.Module, inputs: Tensor, seed: int,
-              forward=None) -> nn.Module:
-    """Random weights with realistic activations, in place; eval mode.
-
-    1. BN affine parameters random (``gamma ~ U(0.5, 1.5)``, ``beta ~
-       N(0, 0.3)``);
-    2. BN running statistics from one eval-mode forward of ``inputs``: each
-       BN layer, when reached, sets its statistics to those of its actual
-       input perturbed (``mean += 0.2 * std * N(0, 1)``, ``var *= U(0.7,
-       1.4)``) and normalises with them, so every statistic matters and
-       activations stay of order 1 through the whole network (perturbing
-       after a train-mode pass would compound over ~100 layers into huge
-       logits);
-    3. ``num_batches_tracked`` random.
-
-    Args:
-        model (nn.Module): Any of the three models.
-        inputs (Tensor): ``(B, 3, H, W)`` calibration batch.
-        seed (int): Seed of the random parameters.
-        forward (callable, optional): ``forward(model, inputs)``; defaults
-            to ``model(inputs)``.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    for bn in bns:
-        bn.weight.copy_(torch.rand(bn.weight.shape, generator=gen) + 0.5)
-        bn.bias.copy_(torch.randn(bn.bias.shape, generator=gen) * 0.3)
-        bn.num_batches_tracked.fill_(int(torch.randint(
-            1, 10**6, (), generator=gen)))
-
-    def calibrating_forward(bn: nn.BatchNorm2d):
-        def forward_(x: Tensor) -> Tensor:
-            mean = x.mean(dim=(0, 2, 3))
-            var = x.var(dim=(0, 2, 3))
-            bn.running_mean.copy_(
-                mean + 0.2 * var.sqrt() * torch.randn(mean.shape,
-                                                      generator=gen))
-            bn.running_var.copy_(
-                var * (0.7 + 0.7 * torch.rand(var.shape, generator=gen)))
-            return nn.functional.batch_norm(x, bn.running_mean,
-                                            bn.running_var, bn.weight,
-                                            bn.bias, False, 0.0, bn.eps)
-        return forward_
-
-    model.eval()
-    for bn in bns:
-        bn.forward = calibrating_forward(bn)
-    try:
-        (forward or (lambda m, x: m(x)))(model, inputs)
-    finally:
-        for bn in bns:
-            del bn.forward  # back to the class method
-    return model
+#: Our detector / mmdet's from ``configs/yolox_{scale}_8xb8-300e_coco.py``
+#: (:func:`yolox_mm.testing.reference.build_detector`), eval mode,
+#: PyTorch's default initialisation.
+build_ours = partial(build_detector, 'ours')
+build_mmdet = partial(build_detector, 'mmdet')
 
 
 @torch.no_grad()
@@ -154,17 +33,6 @@ def randomise_pred_biases(convs: Sequence[nn.Conv2d], seed: int,
     gen = torch.Generator().manual_seed(seed)
     for conv in convs:
         conv.bias.copy_(mean + torch.randn(conv.bias.shape, generator=gen))
-
-
-def bgr_images(batch: int, size: int, seed: int) -> Tensor:
-    """``(batch, 3, size, size)`` float BGR images in [0, 255]: smooth
-    random blobs plus noise (not only noise, so features vary in space)."""
-    gen = torch.Generator().manual_seed(seed)
-    low = torch.rand((batch, 3, size // 16, size // 16), generator=gen)
-    img = nn.functional.interpolate(low, size=(size, size), mode='bilinear',
-                                    align_corners=False)
-    img = 0.8 * img + 0.2 * torch.rand(img.shape, generator=gen)
-    return (img * 255).round()
 
 
 def swish_to_silu(model: nn.Module) -> nn.Module:

@@ -1,4 +1,5 @@
-"""``tools/model_converters/yolox_to_yolox_mm.py`` on Megvii state_dicts
+""":mod:`yolox_mm.utils.megvii_checkpoint` and its CLI
+``tools/model_converters/yolox_to_yolox_mm.py`` on Megvii state_dicts
 (yolox-datamint 0.3.1 models, all six scales) and on bad inputs.
 
 The numerical equivalence of converted weights is checked in
@@ -11,10 +12,10 @@ import sys
 import pytest
 import torch
 
-from .builders import REPO, SCALES, build_ours, load_converter
+from yolox_mm.utils import megvii_checkpoint as conv
+from .builders import REPO, SCALES, build_ours
 from .megvii import build_megvii
 
-conv = load_converter()
 SCRIPT = REPO / 'tools' / 'model_converters' / 'yolox_to_yolox_mm.py'
 
 

@@ -35,10 +35,11 @@ bit equal.
 import pytest
 import torch
 
+from yolox_mm.utils import megvii_checkpoint
 from .builders import (SCALES, bgr_images, build_mmdet, build_ours,
                        compare_detections, detections, head_outputs,
-                       load_converter, max_abs_diff, randomise,
-                       randomise_pred_biases, swish_to_silu)
+                       max_abs_diff, randomise, randomise_pred_biases,
+                       swish_to_silu)
 from .megvii import RawHeadOutputs, build_megvii, megvii_postprocess
 
 #: (batch, side) of the test images per scale: the large models are run on
@@ -97,7 +98,7 @@ def test_forward_matches_megvii(scale, megvii, record_property):
     randomise_pred_biases(ref.head.cls_preds, seed=3, mean=-1.0)
     randomise_pred_biases(ref.head.obj_preds, seed=4, mean=-2.0)
 
-    converted = load_converter().convert_state_dict(ref.state_dict(), scale)
+    converted = megvii_checkpoint.convert_state_dict(ref.state_dict(), scale)
     ours = build_ours(scale)
     _assert_same_keys(ours.state_dict(), converted, f'converted {scale}')
     ours.load_state_dict(converted, strict=True)

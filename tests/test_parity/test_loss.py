@@ -13,7 +13,7 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from .builders import mmdet_head
+from yolox_mm.testing.reference import build_head
 
 NUM_CLASSES = 8
 SIZE = 320
@@ -68,8 +68,8 @@ def _losses_and_grads(head, preds, gts):
 @pytest.mark.parametrize('num_gts', [(12, 0, 40), (0, 0)],
                          ids=['with_empty_image', 'no_gt'])
 def test_loss_by_feat_matches_mmdet(use_l1, num_gts, record_property):
-    ref = mmdet_head(ours=False, num_classes=NUM_CLASSES, use_l1=use_l1)
-    ours = mmdet_head(ours=True, num_classes=NUM_CLASSES, use_l1=use_l1)
+    ref = build_head('mmdet', NUM_CLASSES, in_channels=32, use_l1=use_l1)
+    ours = build_head('ours', NUM_CLASSES, in_channels=32, use_l1=use_l1)
     preds = predictions(len(num_gts), seed=1)
     gts = gt_instances(num_gts, seed=2)
 

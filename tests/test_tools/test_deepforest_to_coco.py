@@ -1,11 +1,13 @@
-"""Tests for tools/dataset_converters/deepforest_to_coco.py.
+"""Tests for :mod:`yolox_mm.datasets.converters.deepforest` and its CLI
+``tools/dataset_converters/deepforest_to_coco.py``.
 
 Only synthetic VOC xml files and images created in ``tmp_path`` are used:
 no network access and no real deepforest wheel are needed.
 """
-import importlib.util
 import json
 import os.path as osp
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -13,19 +15,10 @@ import cv2
 import numpy as np
 import pytest
 
-SCRIPT = (Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters'
-          / 'deepforest_to_coco.py')
+from yolox_mm.datasets.converters import deepforest as d2c
 
-
-def _load_module():
-    spec = importlib.util.spec_from_file_location('deepforest_to_coco',
-                                                  SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-d2c = _load_module()
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / 'tools' / 'dataset_converters' / 'deepforest_to_coco.py'
 
 TRAIN_STEM = '2019_YELL_2_528000_4978000_image_crop2'
 VAL_STEM = 'SOAP_999'
@@ -221,7 +214,7 @@ def test_convert_dir_end_to_end(tmp_path):
     d2c.validate_with_pycocotools(str(out_dir))
 
 
-def test_cli_with_local_wheel_and_idempotent(tmp_path, monkeypatch, capsys):
+def test_prepare_from_local_wheel_and_idempotent(tmp_path, monkeypatch):
     data, train_img, val_img = _make_data_dir(tmp_path / 'data')
     wheel = tmp_path / 'deepforest-2.1.0-py3-none-any.whl'
     with zipfile.ZipFile(wheel, 'w') as zf:
@@ -229,11 +222,10 @@ def test_cli_with_local_wheel_and_idempotent(tmp_path, monkeypatch, capsys):
             zf.write(p, f'deepforest/data/{p.name}')
         zf.writestr('deepforest/main.py', '# not data\n')
     out_dir = tmp_path / 'out'
-    assert d2c.main(['--wheel', str(wheel), '--out-dir', str(out_dir)]) == 0
-    assert capsys.readouterr().out.splitlines() == [
-        'train: 4 tiles, 5 boxes', 'val: 1 tiles, 1 boxes']
+    cocos = d2c.prepare_deepforest(str(out_dir), wheel=str(wheel))
+    assert d2c.summarize(cocos) == ['train: 4 tiles, 5 boxes',
+                                    'val: 1 tiles, 1 boxes']
     _check_outputs(out_dir, train_img, val_img)
-    capsys.readouterr()  # drop pycocotools' progress messages
     # only deepforest/data/* was extracted
     assert not osp.exists(out_dir / 'raw' / 'deepforest' / 'main.py')
     assert osp.isfile(out_dir / 'raw' / 'deepforest' / 'data' /
@@ -243,12 +235,18 @@ def test_cli_with_local_wheel_and_idempotent(tmp_path, monkeypatch, capsys):
     def _fail(*args, **kwargs):
         raise AssertionError('should not be called on a complete output')
 
-    monkeypatch.setattr(d2c, 'convert_dir', _fail)
-    monkeypatch.setattr(d2c, 'download_wheel', _fail)
-    monkeypatch.setattr(d2c, 'extract_wheel_data', _fail)
-    assert d2c.main(['--out-dir', str(out_dir)]) == 0
-    assert capsys.readouterr().out.splitlines() == [
-        'train: 4 tiles, 5 boxes', 'val: 1 tiles, 1 boxes']
+    with monkeypatch.context() as patch:
+        for name in ('convert_dir', 'download_wheel', 'extract_wheel_data'):
+            patch.setattr(d2c, name, _fail)
+        assert d2c.prepare_deepforest(str(out_dir)) == cocos
+
+    # the CLI prints one line per split (here: nothing to rebuild)
+    proc = subprocess.run([sys.executable, str(SCRIPT), '--out-dir',
+                           str(out_dir)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == ['train: 4 tiles, 5 boxes',
+                                        'val: 1 tiles, 1 boxes']
 
     # an incomplete output (missing tile) is detected
     (out_dir / 'images' / f'{VAL_STEM}_x0_y0.png').unlink()

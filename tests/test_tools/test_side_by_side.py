@@ -1,10 +1,10 @@
-"""``tools/analysis_tools/side_by_side.py``: the mmdet config derived from
-ours (unit tests) and the ``--smoke`` comparison end to end (slow).
+""":mod:`yolox_mm.analysis.side_by_side`: the mmdet config derived from ours,
+the config visitor and the report tables (unit tests), and the CLI
+``tools/analysis_tools/side_by_side.py --smoke`` end to end (slow).
 
 Reference: mmdet 3.3.0, whose registries must resolve every type of the
 derived config without yolox_mm.
 """
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,19 +15,13 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from yolox_mm.analysis.side_by_side import derive as sbs
+from yolox_mm.analysis.side_by_side import report
+from yolox_mm.analysis.side_by_side.config_walk import DROP, walk
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / 'tools' / 'analysis_tools' / 'side_by_side.py'
 TREE_CONFIG = REPO / 'configs' / 'yolox_nano_1xb4-200e_deepforest.py'
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location('side_by_side', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sbs = _load_script()
 
 
 @pytest.fixture(scope='module')
@@ -37,17 +31,41 @@ def derived():
     return cfg, mmdet_cfg, changes
 
 
-def _types(node, out=None):
-    out = [] if out is None else out
-    if isinstance(node, dict):
-        if isinstance(node.get('type'), str):
-            out.append(node['type'])
-        for v in node.values():
-            _types(v, out)
-    elif isinstance(node, (list, tuple)):
-        for v in node:
-            _types(v, out)
+def _types(tree):
+    out = []
+
+    def visit(path, d):
+        if isinstance(d.get('type'), str):
+            out.append(d['type'])
+        return d
+
+    walk(tree, visit)
     return out
+
+
+def test_walk_visits_parents_first_drops_and_copies():
+    shared = dict(type='B', x=1)
+    tree = dict(a=dict(type='A', child=shared), b=[shared, dict(type='C')],
+                c=(1, dict(type='D')))
+    seen = []
+
+    def visit(path, d):
+        seen.append((path, d.get('type')))
+        if d.get('type') == 'C':
+            return DROP
+        d.pop('x', None)
+        return d
+
+    out = walk(tree, visit)
+    assert seen == [('', None), ('a', 'A'), ('a.child', 'B'), ('b[0]', 'B'),
+                    ('b[1]', 'C'), ('c[1]', 'D')]
+    assert out == dict(a=dict(type='A', child=dict(type='B')),
+                       b=[dict(type='B')], c=(1, dict(type='D')))
+    assert type(out['c']) is tuple
+    # the input is untouched and the shared dict is no longer shared
+    assert shared == dict(type='B', x=1) and len(tree['b']) == 2
+    assert out['a']['child'] is not out['b'][0]
+    assert walk(dict(type='C'), visit) is DROP
 
 
 def test_derived_config_types_all_resolve_in_mmdet(derived):
@@ -112,6 +130,7 @@ def test_derivation_reports_every_change(derived):
     assert ('map    train_dataloader.dataset.type: YOLOXMixImageDataset -> '
             'MultiImageMixDataset (mmdet.') in text
     assert "keep   act_cfg type='SiLU'" in text
+    assert sbs.model_activations(cfg.to_dict()) == ['SiLU']
     # the hook priority is the Runner's, not the hook's argument: kept
     assert not any('priority' in c for c in changes)
     # our config is not modified
@@ -172,24 +191,57 @@ def test_mode_switch_skips_mmdets_mosaic(derived):
         sbs.check_skip_types(bad)
 
 
-def test_make_table_mean_and_spread():
-    def run(impl, seed, m, m50, curve=()):
-        return dict(ok=True, impl=impl, seed=seed, bbox_mAP=m,
-                    bbox_mAP_50=m50, train_wall_s=600.0, s_per_epoch=3.0,
-                    epochs=200, equals_final_val=True,
-                    val_curve=[dict(epoch=e, bbox_mAP=a, bbox_mAP_50=b)
-                               for e, a, b in curve])
-    table = sbs.make_table([
-        run('ours', 0, 0.050, 0.200,
-            [(190, 0.05, 0.20), (195, 0.05, 0.22), (200, 0.05, 0.21)]),
-        run('ours', 1, 0.060, 0.230),
-        run('mmdet', 0, 0.055, 0.210),
-    ], noise_evals=3)
+def _run(impl, seed, m, m50, curve=()):
+    return dict(ok=True, impl=impl, seed=seed, bbox_mAP=m, bbox_mAP_50=m50,
+                train_wall_s=600.0, s_per_epoch=3.0, epochs=200,
+                equals_final_val=True,
+                val_curve=[dict(epoch=e, bbox_mAP=a, bbox_mAP_50=b)
+                           for e, a, b in curve])
+
+
+RESULTS = [
+    _run('ours', 0, 0.050, 0.200,
+         [(190, 0.05, 0.20), (195, 0.05, 0.22), (200, 0.05, 0.21)]),
+    _run('ours', 1, 0.060, 0.230),
+    _run('mmdet', 0, 0.055, 0.210),
+    dict(ok=False, impl='mmdet', seed=1, error='training exited with 1'),
+]
+
+
+def test_report_rows_mean_and_spread():
+    _, runs = report.run_rows(RESULTS)
+    assert runs[0] == ['ours', '0', '0.050', '0.200', '10.0', '3.00', '200',
+                       'yes']
+    assert runs[3] == ['mmdet', '1', 'failed: training exited with 1', '',
+                       '', '', '', '']
+    # mean and spread (max - min) over the successful seeds
+    _, impls = report.impl_rows(RESULTS)
+    assert impls == [['ours', '2', '0.055', '0.010', '0.215', '0.030', '3.00'],
+                     ['mmdet', '1', '0.055', '- (1 seed)', '0.210',
+                      '- (1 seed)', '3.00']]
+    # last 3 evaluations of ours seed 0: mAP@0.5 0.20, 0.22, 0.21 -> mean
+    # 0.21, std 0.01, range 0.02; the other runs have fewer than 2
+    header, noise = report.noise_rows(RESULTS, 3)
+    assert noise == [['ours', '0', '190-200 (3)', '0.0500', '0.0000',
+                      '0.2100', '0.0100', '0.020']]
+    assert len(header) == len(noise[0])
+    _, noise_impl = report.noise_impl_rows(RESULTS, 3)
+    assert noise_impl == [['ours', '1', '0.0500', '- (1 seed)', '0.2100',
+                           '- (1 seed)']]
+    header, curves = report.curve_rows(RESULTS)
+    assert header == ['epoch', 'ours s0']
+    assert curves[1] == ['195', '0.220 (0.050)']
+
+
+def test_make_table_renders_the_rows_as_markdown():
+    table = report.make_table(RESULTS, noise_evals=3)
     assert '| ours | 2 | 0.055 | 0.010 | 0.215 | 0.030 | 3.00 |' in table
-    assert '| mmdet | 1 | 0.055 | - (1 seed) | 0.210 | - (1 seed) |' in table
-    assert ('| ours | 0 | 190-200 (3) | 0.0500 | 0.0000 | 0.2100 | 0.0100 | '
-            '0.020 |') in table
-    assert '| ours | 1 | 0.0500 | - (1 seed) | 0.2100 | - (1 seed) |' in table
+    assert '| mmdet | 1 | failed: training exited with 1 | | | | | |' in table
+    assert '|---|---|---|---|---|---|---|---|' in table
+    assert table.count('\n| ours | 0 |') == 2  # run table and noise table
+    # no periodic evaluation: no noise or curve table
+    plain = report.make_table([_run('ours', 0, 0.05, 0.2)])
+    assert 'val evaluations' not in plain and '| epoch |' not in plain
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Analysis and visualisation helpers behind ``tools/analysis_tools/`` and
+"""Analysis, benchmarking and visualisation helpers behind ``tools/analysis_tools/`` and
 ``demo/video_demo.py`` (docs/tools.md).
 
 Not imported by ``import yolox_mm`` (matplotlib, cv2 drawing); import the
@@ -17,5 +17,9 @@ modules directly:
   time;
 - :mod:`.mmdet_tools`: mmdet's own tool scripts (shipped in the mmdet
   wheel under ``mmdet/.mim/tools``), run as they are;
-- :mod:`.readme_pictures`: the README pictures from a finished work dir.
+- :mod:`.readme_pictures`: the README pictures from a finished work dir;
+- :mod:`.benchmark`: speed and memory of ours against mmdet 3.3.0, section
+  by section (``tools/analysis_tools/benchmark.py``, docs/benchmarks.md);
+- :mod:`.side_by_side`: the same training with our components and with
+  mmdet's (``tools/analysis_tools/side_by_side.py``, docs/side_by_side.md).
 """

@@ -1,0 +1,260 @@
+"""Section c: the training data pipeline, samples/s.
+
+Mosaic -> RandomAffine -> MixUp -> HSV -> flip -> resize -> pad -> filter ->
+pack: the pipelines of our ``configs/_base_/datasets/coco_yolox.py``
+(``YOLOXMixImageDataset`` with our Mosaic/MixUp) and of mmdet's
+``yolox_s_8xb8-300e_coco.py`` (``MultiImageMixDataset`` with mmdet's
+Mosaic/MixUp); all other transforms are mmdet's in both. A third row runs
+ours with ``cache_images=True`` (decoded images kept in RAM), timed after
+one untimed pass over every index. Samples/s in one process (``dataset[i]``
+in a loop) and through a DataLoader with 2 workers (persistent, warmed up,
+``pseudo_collate``). Data: a synthetic COCO-format set of JPEGs
+(:func:`yolox_mm.testing.synthetic.write_synthetic_coco`) in a temporary
+directory, or a real set (``Options.data_root``).
+"""
+import contextlib
+import copy
+import gc
+import io
+import json
+import os.path as osp
+import random
+import statistics
+import tempfile
+import time
+from typing import Callable, Dict, List, Tuple
+
+import cv2
+import numpy as np
+import torch
+from mmengine import DefaultScope
+from mmengine.config import Config
+
+from yolox_mm.testing.reference import MMDET_CONFIGS, OUR_CONFIGS
+from yolox_mm.testing.synthetic import write_synthetic_coco
+from .report import SectionResult, SummaryRow, fmt_ratio
+from .sizes import Options, Sizes
+from .timing import time_interleaved
+
+HEADER = ('impl', 'mode', 'ours samples/s', 'mmdet samples/s', 'speed-up',
+          'ms/sample ours / mmdet')
+CACHE_NOTE = ('cache_images: decoded images held in RAM '
+              '(YOLOXMixImageDataset), timed after one pass over every index '
+              '(the first epoch), so no JPEG is decoded; mmdet has no such '
+              'option.')
+
+
+def scaled_pipeline(pipeline: list, scale: int) -> list:
+    """The YOLOX training pipeline at a ``scale x scale`` canvas."""
+    pipeline = copy.deepcopy(pipeline)
+    for t in pipeline:
+        kind = t['type'].split('.')[-1]
+        if kind in ('Mosaic', 'MixUp'):
+            t['img_scale'] = (scale, scale)
+        elif kind == 'RandomAffine':
+            t['border'] = (-scale // 2, -scale // 2)
+        elif kind == 'Resize':
+            t['scale'] = (scale, scale)
+    return pipeline
+
+
+def build_train_dataset(which: str, data_root: str, ann_file: str,
+                        img_prefix: str, scale: int,
+                        cache_images: bool = False):
+    """Our ``YOLOXMixImageDataset`` + ``coco_yolox.py`` pipeline (with
+    ``cache_images`` if asked), or mmdet's ``MultiImageMixDataset`` +
+    ``yolox_s`` pipeline."""
+    with open(osp.join(data_root, ann_file)) as f:
+        categories = json.load(f)['categories']
+    classes = tuple(c['name'] for c in sorted(categories,
+                                              key=lambda c: c['id']))
+    inner = dict(type='CocoDataset', data_root=data_root, ann_file=ann_file,
+                 data_prefix=dict(img=img_prefix),
+                 metainfo=dict(classes=classes),
+                 pipeline=[dict(type='LoadImageFromFile'),
+                           dict(type='LoadAnnotations', with_bbox=True)],
+                 filter_cfg=dict(filter_empty_gt=False, min_size=32))
+    if which == 'ours':
+        import yolox_mm  # noqa: F401
+        from yolox_mm.registry import DATASETS
+        pipeline = Config.fromfile(OUR_CONFIGS / '_base_' / 'datasets' /
+                                   'coco_yolox.py').train_pipeline
+        wrapper, scope = 'YOLOXMixImageDataset', 'yolox_mm'
+    else:
+        from mmdet.registry import DATASETS
+        pipeline = Config.fromfile(MMDET_CONFIGS /
+                                   'yolox_s_8xb8-300e_coco.py').train_pipeline
+        wrapper, scope = 'MultiImageMixDataset', 'mmdet'
+    pipeline = scaled_pipeline(pipeline, scale)
+    with DefaultScope.overwrite_default_scope(scope), \
+            contextlib.redirect_stdout(io.StringIO()):  # pycocotools chatter
+        extra = dict(cache_images=True) if cache_images else {}
+        dataset = DATASETS.build(dict(type=wrapper, dataset=inner,
+                                      pipeline=pipeline, **extra))
+    return dataset, [t['type'] for t in pipeline]
+
+
+class _ListSampler(torch.utils.data.Sampler):
+    """Yields ``self.indices``, which may be replaced between epochs."""
+
+    def __init__(self, indices: List[int]) -> None:
+        self.indices = indices
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**31
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def fill_cache(dataset) -> None:
+    """One untimed pass over every index of a ``cache_images`` dataset (the
+    first epoch), so that the timed passes see the steady state: every
+    image decoded once and held in RAM."""
+    for i in range(len(dataset)):
+        dataset[i]
+
+
+def _shuffled(num: int, length: int, seed: int) -> List[int]:
+    """``num`` indices of a seeded permutation of ``range(length)``,
+    cycled."""
+    order = np.random.RandomState(seed).permutation(length)
+    return [int(order[i % length]) for i in range(num)]
+
+
+def single_process_seconds(datasets: Dict[str, object], sizes: Sizes,
+                           seed: int) -> Dict[str, float]:
+    """Median seconds of ``sizes.c_samples`` ``dataset[i]`` calls of each
+    dataset, interleaved (a ``cache_images`` dataset is filled first)."""
+    single = {}
+    for name, ds in datasets.items():
+        indices = _shuffled(sizes.c_samples, len(ds), seed)
+        if getattr(ds, 'cache_images', False):
+            fill_cache(ds)
+
+        def run(ds=ds, indices=indices):
+            np.random.seed(seed)
+            random.seed(seed)
+            for i in indices:
+                ds[i]
+        single[name] = run
+    times, _ = time_interleaved(single, sizes.repeats, sizes.warmup)
+    return times
+
+
+def loader_rate(ds, sizes: Sizes, seed: int) -> float:
+    """Median samples/s of a 2-worker DataLoader over ``sizes.c_batches``
+    batches, after a warm-up that starts the (persistent) workers and, for
+    a ``cache_images`` dataset, runs twice over the whole set (each worker
+    fills its own cache)."""
+    from mmengine.dataset import pseudo_collate
+    batch = sizes.c_batch
+    cached = getattr(ds, 'cache_images', False)
+    warm = (2 * list(range(len(ds))) if cached else
+            list(range(min(len(ds), 2 * batch))))
+    sampler = _ListSampler(warm)
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=batch, sampler=sampler, num_workers=2,
+        collate_fn=pseudo_collate, persistent_workers=True,
+        worker_init_fn=_seed_worker)
+    for _ in loader:  # start the workers, warm up (fill the caches)
+        pass
+    sampler.indices = _shuffled(batch * sizes.c_batches, len(ds), seed)
+    rates = []
+    for _ in range(max(1, sizes.repeats // 2)):
+        start = time.perf_counter()
+        for _ in loader:
+            pass
+        rates.append(len(sampler) / (time.perf_counter() - start))
+    del loader
+    gc.collect()
+    return statistics.median(rates)
+
+
+def pipeline_rates(datasets: Dict[str, object], sizes: Sizes, seed: int
+                   ) -> Dict[str, Tuple[float, float]]:
+    """Samples/s of each dataset: ``(one process, 2-worker DataLoader)``."""
+    times = single_process_seconds(datasets, sizes, seed)
+    loader = {name: loader_rate(ds, sizes, seed)
+              for name, ds in datasets.items()}
+    return {name: (sizes.c_samples / times[name], loader[name])
+            for name in datasets}
+
+
+@contextlib.contextmanager
+def _dataset_files(opts: Options, sizes: Sizes):
+    """``(data_root, ann_file, img_prefix, description)`` of the set:
+    ``opts.data_root`` or synthetic JPEGs in a temporary directory (removed
+    on exit)."""
+    if opts.data_root:
+        yield (opts.data_root, opts.ann_file, opts.img_prefix,
+               f'{opts.data_root} ({opts.ann_file})')
+        return
+    with tempfile.TemporaryDirectory(prefix='yolox_bench_') as root:
+        num = opts.num_images or sizes.c_images
+        ann_file, img_prefix = write_synthetic_coco(root, num, sizes.c_img_wh,
+                                                    opts.seed)
+        width, height = sizes.c_img_wh
+        yield (root, ann_file, img_prefix,
+               f'synthetic COCO, {num} JPEGs {width}x{height}, 1-14 boxes')
+
+
+def _rows(rates: Dict[str, Tuple[float, float]]
+          ) -> Tuple[List[list], List[SummaryRow]]:
+    rows, summary = [], []
+    for name, label in (('ours', 'ours'), ('cached', 'ours + cache_images')):
+        for i, mode in enumerate(('1 process', 'DataLoader, 2 workers')):
+            r_ours, r_mm = rates[name][i], rates['mmdet'][i]
+            rows.append([label, mode, f'{r_ours:.1f}', f'{r_mm:.1f}',
+                         fmt_ratio(r_ours / r_mm),
+                         f'{1e3 / r_ours:.1f} / {1e3 / r_mm:.1f}'])
+            summary.append(SummaryRow(f'(c) pipeline samples/s, {label}, '
+                                      f'{mode}', r_ours / r_mm))
+    return rows, summary
+
+
+def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
+             img_prefix: str) -> Tuple[List[str], dict]:
+    """Transform names of the pipeline, and :func:`pipeline_rates` of
+    ours, ours + ``cache_images`` and mmdet's."""
+    build = lambda which, **kw: build_train_dataset(  # noqa: E731
+        which, data_root, ann_file, img_prefix, sizes.c_scale, **kw)
+    ours, ours_types = build('ours')
+    ref, ref_types = build('mmdet')
+    names = [t.split('.')[-1] for t in ours_types]
+    if names != [t.split('.')[-1] for t in ref_types]:
+        raise RuntimeError('the two pipelines differ: '
+                           f'{ours_types} vs {ref_types}')
+    cached, _ = build('ours', cache_images=True)
+    rates = pipeline_rates(dict(ours=ours, cached=cached, mmdet=ref), sizes,
+                           opts.seed)
+    return names, rates
+
+
+def section_data(sizes: Sizes, opts: Options,
+                 progress: Callable[[str], None] = lambda line: None
+                 ) -> SectionResult:
+    """Section c: ours and ours + ``cache_images`` against mmdet, in one
+    process and through a 2-worker DataLoader. OpenCV threads are set to 0
+    meanwhile, as mmengine does in training."""
+    cv2_threads = cv2.getNumThreads()
+    cv2.setNumThreads(0)
+    try:
+        with _dataset_files(opts, sizes) as (root, ann, prefix, what):
+            names, rates = _measure(sizes, opts, root, ann, prefix)
+    finally:
+        cv2.setNumThreads(cv2_threads)
+    scale = sizes.c_scale
+    rows, summary = _rows(rates)
+    title = (f'(c) training data pipeline {" -> ".join(names)} at '
+             f'{scale}x{scale}; {what}; samples/s (median of '
+             f'{sizes.repeats} passes of {sizes.c_samples} samples; '
+             f'2-worker DataLoader: batch {sizes.c_batch}, '
+             f'{sizes.c_batches} batches after warm-up)')
+    return SectionResult(title, HEADER, rows, [CACHE_NOTE], summary)
