@@ -40,6 +40,9 @@ TYPE_MAP = {
     # json, unusable boxes, unreadable files): same data on a clean set
     'CheckedCocoDataset': 'CocoDataset',
     'CheckedLoadImageFromFile': 'LoadImageFromFile',
+    # mmengine's CheckpointHook, writing through a temporary file + rename
+    # (same checkpoints, crash-safe)
+    'AtomicCheckpointHook': 'CheckpointHook',
 }
 # Our components without an mmdet equivalent: dropped, with the reason.
 DROP_TYPES = {
@@ -134,10 +137,12 @@ def _map_component(node: dict, t: str, path: str, ours: Dict[str, str],
     if name in TYPE_MAP:
         new_type = TYPE_MAP[name]
         cls = resolve_in_mmdet(new_type)
-        if cls is None or not cls.__module__.startswith(('mmdet.', 'mmcv.')):
+        if cls is None or not cls.__module__.startswith(
+                ('mmdet.', 'mmcv.', 'mmengine.')):
             raise YoloxMMOnlyTypeError(
                 f'{path}: {new_type!r} (for our {t}) does not resolve to an '
-                f'mmdet/mmcv class in mmdet\'s registries (got {cls})')
+                f'mmdet/mmcv/mmengine class in mmdet\'s registries (got '
+                f'{cls})')
         changes.append(f'map    {path}.type: {t} -> {new_type} '
                        f'({cls.__module__}.{cls.__qualname__})')
         accepted, var_kw = _init_params(cls)
