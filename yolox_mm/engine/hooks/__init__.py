@@ -1,8 +1,10 @@
 """Training hooks of yolox_mm (registered in ``yolox_mm.registry.HOOKS``)."""
 from .check_finite_loss_hook import CheckFiniteLossHook
 from .deterministic_resume_hook import DeterministicResumeHook
+from .freeze_except_hook import FreezeExceptHook, freeze_except
 from .yolox_mode_switch_hook import YOLOXModeSwitchHook
 
 __all__ = [
-    'CheckFiniteLossHook', 'DeterministicResumeHook', 'YOLOXModeSwitchHook'
+    'CheckFiniteLossHook', 'DeterministicResumeHook', 'FreezeExceptHook',
+    'YOLOXModeSwitchHook', 'freeze_except'
 ]
