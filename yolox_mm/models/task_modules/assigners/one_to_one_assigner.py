@@ -151,7 +151,8 @@ class OneToOneAssigner:
             gt_bboxes, gt_labels, gt_valid (Tensor): padded GTs ``[B, G,
                 4]`` xyxy, ``[B, G]`` long, ``[B, G]`` bool.
             cost (Tensor, optional): ``[B, P, G]`` to use instead of
-                SimOTA's (tests).
+                SimOTA's (tests); ``+inf`` marks forbidden pairs, padded
+                GTs are masked anyway.
 
         Returns:
             BatchAssignResult: ``fg_mask [B, P]`` (exactly one prior per
@@ -170,6 +171,9 @@ class OneToOneAssigner:
                                obj_logits=obj_logits),
                     gt_bboxes.float(), gt_labels, gt_valid,
                     self.center_radius, self.iou_weight, self.cls_weight)
+            else:  # padded GTs take nothing, whatever the given cost
+                cost = cost.masked_fill(~gt_valid[:, None, :],
+                                        float('inf'))
             prior_of_gt = match_one_to_one(cost)
         img_idx, gt_idx = (prior_of_gt >= 0).nonzero(as_tuple=True)
         prior_idx = prior_of_gt[img_idx, gt_idx]
