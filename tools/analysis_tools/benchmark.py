@@ -146,6 +146,8 @@ from mmengine import DefaultScope  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.structures import InstanceData  # noqa: E402
 
+from yolox_mm.utils.complexity import conv_flops  # noqa: E402,F401
+
 MMDET_CONFIGS = Path(osp.dirname(mmdet.__file__)) / '.mim' / 'configs' / 'yolox'
 STRIDES = (8, 16, 32)
 GIB = 1 << 30
@@ -1037,25 +1039,6 @@ def section_train(sizes: dict, args, summary: List[Target]) -> None:
 
 
 # ------------------------------------------------- section e: inference
-def conv_flops(model: nn.Module, inputs: Tensor) -> int:
-    """2 x multiply-adds of every ``nn.Conv2d`` in one ``_forward``."""
-    total = [0]
-
-    def hook(module, args, output):
-        kh, kw = module.kernel_size
-        total[0] += 2 * output.numel() * (module.in_channels //
-                                          module.groups) * kh * kw
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            model._forward(inputs)
-    finally:
-        for h in handles:
-            h.remove()
-    return total[0]
-
-
 def matmul_peak(n: int, repeats: int = 5) -> float:
     """Best fp32 FLOP/s of an ``n x n`` ``torch.mm`` (2 n^3 FLOPs)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
