@@ -4,12 +4,12 @@
 # score >= 0.3 whose only IoU >= 0.5 GTs are already matched).
 # The same config evaluates other checkpoints for comparison:
 #   base YOLOX checkpoint without NMS: --cfg-options model.test_cfg.use_pss=False
-#   with NMS: model.test_cfg.nms.type=nms model.test_cfg.nms.iou_threshold=0.65
+#   with NMS (IoU 0.65, the base config's): model.test_cfg.nms_free=False
 _base_ = './yolox_nano_1xb4-200e_deepforest.py'
 
 model = dict(
     bbox_head=dict(type='YOLOXPSSHead'),
-    test_cfg=dict(score_thr=0.001, nms=None, max_per_img=300))
+    test_cfg=dict(score_thr=0.001, nms_free=True, max_per_img=300))
 
 val_evaluator = [
     dict(type='CocoMetric', ann_file='data/deepforest/annotations/val.json',

@@ -7,4 +7,4 @@ _base_ = './yolox_s_8xb8-300e_coco.py'
 
 model = dict(
     bbox_head=dict(type='YOLOXPSSHead'),
-    test_cfg=dict(score_thr=0.01, nms=None, max_per_img=100))
+    test_cfg=dict(score_thr=0.01, nms_free=True, max_per_img=100))

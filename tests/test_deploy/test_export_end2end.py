@@ -20,7 +20,8 @@ from .detectors import (REPO, assert_same_detections, make_detector,
 from yolox_mm.deploy.onnx_export import export_onnx  # noqa: E402
 
 E2E_CFG = REPO / 'configs' / 'yolox_nano_e2e_1xb4-200e_deepforest.py'
-E2E_TEST_CFG = dict(score_thr=0.3, nms=None, max_per_img=300)
+E2E_TEST_CFG = dict(score_thr=0.3, nms=dict(type='nms', iou_threshold=0.65),
+                    nms_free=True, max_per_img=300)
 
 
 def e2e_cfg(num_classes: int = 1) -> Config:
@@ -105,7 +106,7 @@ def test_nms_config_still_exports_nms(e2e_model, tmp_path):
     model = copy.deepcopy(e2e_model)
     model.bbox_head.test_cfg = ConfigDict(
         score_thr=0.3, nms=dict(type='nms', iou_threshold=0.65),
-        max_per_img=300)
+        nms_free=False, max_per_img=300)
     path = export_onnx(model, str(tmp_path / 'nms.onnx'), (416, 416))
     assert 'NonMaxSuppression' in _ops(path)
     inputs, samples = preprocess(model, [synthetic_image(1)])

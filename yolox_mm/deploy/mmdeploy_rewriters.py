@@ -105,7 +105,7 @@ def yolox_pss_head__predict_by_feat(
         with_nms: bool = True) -> Tuple[Tensor, ...]:
     """``YOLOXPSSHead.predict_by_feat`` for export (all backends).
 
-    Without ``test_cfg.nms`` (end-to-end): score ``sigmoid(cls) *
+    With ``test_cfg.nms_free`` (the default; end-to-end): score ``sigmoid(cls) *
     sigmoid(obj) * sigmoid(pss)`` of every (prior, class), the
     ``max_per_img`` (else the deploy config's ``keep_top_k``) best with
     score ``>= score_thr`` (else ``score_threshold``): TopK and Gather, **no
@@ -113,8 +113,8 @@ def yolox_pss_head__predict_by_feat(
     ``rescale`` is ignored (input pixels).
 
     Raises:
-        NotImplementedError: with ``test_cfg.nms`` set (export the
-            end-to-end output, or the plain YOLOX model, instead).
+        NotImplementedError: with ``test_cfg.nms_free=False`` (export
+            the end-to-end output, or the plain YOLOX model, instead).
 
     Returns:
         tuple[Tensor, Tensor]: ``dets [B, K, 5]`` and ``labels [B, K]``
@@ -122,11 +122,11 @@ def yolox_pss_head__predict_by_feat(
     """
     ctx = FUNCTION_REWRITER.get_context()
     cfg = self.test_cfg if cfg is None else cfg
-    if cfg.get('nms') and with_nms:
+    if with_nms and not cfg.get('nms_free', True) and cfg.get('nms'):
         raise NotImplementedError(
-            'export of YOLOXPSSHead with test_cfg.nms: set '
-            'model.test_cfg.nms=None (the end-to-end output) or export the '
-            'YOLOX model')
+            'export of YOLOXPSSHead with test_cfg.nms_free=False: set '
+            'model.test_cfg.nms_free=True (the end-to-end output) or export '
+            'the YOLOX model')
     post = get_post_processing_params(ctx.cfg)
     priors = torch.cat(self.prior_generator.grid_priors(
         [s.shape[2:] for s in cls_scores], dtype=cls_scores[0].dtype,

@@ -27,7 +27,7 @@ score equals ``score_thr`` exactly is kept by the head and dropped by ONNX's
 ``NonMaxSuppression`` (strict ``>``).
 
 End-to-end models (:class:`~yolox_mm.models.dense_heads.YOLOXPSSHead`
-without ``test_cfg.nms``): the same contract, but the graph has **no
+with ``test_cfg.nms_free``, the default): the same contract, but the graph has **no
 ``NonMaxSuppression``**: score ``sigmoid(cls) * sigmoid(obj) *
 sigmoid(pss)`` of every (prior, class), ``TopK`` of the ``max_det`` best,
 ``>= score_thr`` (:func:`end2end_topk`; the head's ``predict_by_feat``).
@@ -51,10 +51,12 @@ OUTPUT_NAMES = ('dets', 'labels')
 def is_end2end(model: nn.Module) -> bool:
     """Whether ``model``'s head is end-to-end (has a positive-sample
     selector, ``multi_level_conv_pss``) and its ``test_cfg`` asks for no
-    NMS: then its export has no ``NonMaxSuppression``."""
+    NMS (``nms_free``, the default, or no ``nms``): then its export has no
+    ``NonMaxSuppression``."""
     head = model.bbox_head
-    return hasattr(head, 'multi_level_conv_pss') and not (
-        head.test_cfg or {}).get('nms')
+    test_cfg = head.test_cfg or {}
+    return hasattr(head, 'multi_level_conv_pss') and (
+        test_cfg.get('nms_free', True) or not test_cfg.get('nms'))
 
 
 class _NonMaxSuppression(torch.autograd.Function):

@@ -164,10 +164,14 @@ def test_end_to_end_inference_needs_no_nms(monkeypatch):
 
 def test_nms_can_be_switched_on():
     head = _one_level_head(nms=dict(type='nms', iou_threshold=0.5),
-                           use_pss=False)
+                           use_pss=False, nms_free=False)
     result, = head.predict_by_feat(*_crafted([0.0, 0.0]),
                                    batch_img_metas=[{}])
     assert len(result) == 1  # IoU 0.6 > 0.5: NMS removes one
+    head.test_cfg.nms_free = True  # the default: nms is ignored
+    result, = head.predict_by_feat(*_crafted([0.0, 0.0]),
+                                   batch_img_metas=[{}])
+    assert len(result) == 2
 
 
 def test_top_k_caps_the_detections():

@@ -92,11 +92,11 @@ class YOLOXPSSHead(YOLOXHead):
     reaches only the selector, and no other loss reaches the selector.
 
     Inference (:meth:`predict_by_feat`): score ``sigmoid(cls) *
-    sigmoid(obj) * sigmoid(pss)`` of every (prior, class); without
-    ``test_cfg.nms`` (the default): the ``max_per_img`` best pairs with
-    score ``>= score_thr``, **no NMS**. With ``test_cfg.nms`` set (for
-    comparison): YOLOX's per-prior best class and class-aware NMS on the
-    same scores. ``test_cfg.use_pss=False`` drops the selector factor, to
+    sigmoid(obj) * sigmoid(pss)`` of every (prior, class); with
+    ``test_cfg.nms_free`` (the default, True): the ``max_per_img`` best
+    pairs with score ``>= score_thr``, **no NMS** (``test_cfg.nms`` is
+    ignored). With ``nms_free=False`` (for comparison): YOLOX's per-prior
+    best class and class-aware NMS (``test_cfg.nms``) on the same scores. ``test_cfg.use_pss=False`` drops the selector factor, to
     evaluate the one-to-many YOLOX inside (e.g. a base checkpoint without
     NMS).
 
@@ -116,7 +116,8 @@ class YOLOXPSSHead(YOLOXHead):
             ``one_to_one_assigner`` (defaults to ``OneToOneAssigner`` with
             the SimOTA assigner's ``center_radius``).
         test_cfg (dict): ``score_thr``, ``max_per_img`` (default 100),
-            optional ``nms`` and ``use_pss`` (default True).
+            ``nms_free`` (default True), ``nms`` (used only when
+            ``nms_free`` is False) and ``use_pss`` (default True).
         Others: as :class:`YOLOXHead`.
     """
 
@@ -264,7 +265,7 @@ class YOLOXPSSHead(YOLOXHead):
                         rescale: bool = False,
                         with_nms: bool = True) -> List[InstanceData]:
         """Detections of a batch (class docstring); NMS only when
-        ``cfg.nms`` is set and ``with_nms``.
+        ``cfg.nms_free`` is False, ``cfg.nms`` is set and ``with_nms``.
 
         Args:
             cls_scores, bbox_preds, objectnesses, pss_logits (list[Tensor]):
@@ -285,7 +286,9 @@ class YOLOXPSSHead(YOLOXHead):
         scores = pss_scores(
             flatten_levels(cls_scores), flatten_levels(objectnesses)[..., 0],
             flatten_levels(pss_logits)[..., 0] if use_pss else None)
-        nms_cfg = cfg.get('nms') if with_nms else None
+        nms_cfg = None
+        if with_nms and not cfg.get('nms_free', True):
+            nms_cfg = cfg.get('nms')
         max_per_img = cfg.get('max_per_img', 100)
         results = []
         for i in range(scores.shape[0]):
