@@ -194,10 +194,11 @@ class Mosaic(BaseTransform):
             Megvii's ``MosaicDetection``. Defaults to 1.0.
 
     Random draws: the coin ``np.random.uniform(0, 1)`` is drawn on every
-    call, also when ``prob`` is 1 (as mmdet, so that the stream of random
-    numbers, hence every augmented sample, is the same for any ``prob``
-    up to the coin's outcome); it is a plain numpy draw, reproduced on
-    resume by the per-epoch reseeding of ``DeterministicResumeHook``.
+    call, also when ``prob`` is 1 (as mmdet, and as before ``prob`` took
+    effect here), so a ``prob=1`` pipeline draws exactly the numbers it
+    always drew; a skipped sample draws nothing more. Plain numpy draws,
+    reproduced on resume by the per-epoch reseeding of
+    ``DeterministicResumeHook``.
     """
 
     def __init__(self,
