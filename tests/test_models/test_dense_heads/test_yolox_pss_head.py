@@ -204,3 +204,25 @@ def test_freeze_except_keeps_only_the_selector_trainable():
     assert head.multi_level_pss_convs[0][0].bn.training
     with pytest.raises(ValueError, match='no parameter'):
         freeze_except(head, ('nothing', ))
+
+
+def test_loss_pss_logit_mode_by_hand():
+    """``loss_pss_mode='logit'``: focal loss (alpha 0.25, gamma 2) of the
+    selector logit alone, target 1 on the one-to-one prior (prior 0)."""
+    head = YOLOXPSSHead(num_classes=1, in_channels=4, feat_channels=4,
+                        strides=(32, ), loss_pss_mode='logit',
+                        train_cfg=dict(assigner=dict(type='SimOTAAssigner')))
+    cls = [torch.tensor([[[[0.5, -1.0]]]])]
+    reg = [torch.zeros(1, 4, 1, 2)]
+    obj = [torch.tensor([[[[1.0, 2.0]]]])]
+    pss = [torch.tensor([[[[0.3, -0.7]]]])]
+    gt = [InstanceData(bboxes=torch.tensor([[0., 0., 32., 32.]]),
+                       labels=torch.tensor([0]))]
+    loss = head.loss_pss_by_feat(cls, reg, obj, pss, gt)
+    p0, p1 = torch.sigmoid(torch.tensor(0.3)), torch.sigmoid(
+        torch.tensor(-0.7))
+    expected = (0.25 * (1 - p0)**2 * -torch.log(p0) +
+                0.75 * p1**2 * -torch.log(1 - p1))
+    torch.testing.assert_close(loss, expected)
+    with pytest.raises(ValueError, match='loss_pss_mode'):
+        YOLOXPSSHead(num_classes=1, in_channels=4, loss_pss_mode='focal')

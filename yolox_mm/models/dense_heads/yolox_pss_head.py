@@ -46,6 +46,20 @@ def pss_scores(cls_logits: Tensor, obj_logits: Tensor,
     return scores
 
 
+def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25,
+                       gamma: float = 2.0) -> Tensor:
+    """Summed sigmoid focal loss (Lin et al. 2017, arXiv 1708.02002, eq. 5):
+    ``alpha_t * (1 - p_t)^gamma * BCE(sigmoid(logits), targets)``, with
+    ``p_t = p`` where the target is 1, ``1 - p`` where 0, ``alpha_t =
+    alpha`` / ``1 - alpha``. Any shape; float32."""
+    prob = logits.sigmoid()
+    bce = F.binary_cross_entropy_with_logits(logits, targets,
+                                             reduction='none')
+    p_t = prob * targets + (1 - prob) * (1 - targets)
+    alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+    return (alpha_t * (1 - p_t).pow(gamma) * bce).sum()
+
+
 def topk_detections(scores: Tensor, bboxes: Tensor, score_thr: float,
                     max_per_img: int) -> Tuple[Tensor, Tensor, Tensor]:
     """NMS-free selection of one image: the ``max_per_img`` best (prior,
@@ -112,6 +126,11 @@ class YOLOXPSSHead(YOLOXHead):
             Defaults to 0.5 (bias 0: at the start the selector halves every
             score; a trained selector lifts the one-to-one prior).
         loss_pss_weight (float): Weight of ``loss_pss``. Defaults to 1.0.
+        loss_pss_mode (str): ``'product'`` (default, PSS's: BCE of the
+            product ``q`` per (prior, class), above) or ``'logit'``
+            (E2E_FCOS's: sigmoid focal loss, alpha 0.25, gamma 2, of the
+            selector logit alone per prior, target 1 on the one-to-one
+            priors; summed, / number of GTs).
         train_cfg (dict): ``assigner`` (SimOTA, one-to-many) and
             ``one_to_one_assigner`` (defaults to ``OneToOneAssigner`` with
             the SimOTA assigner's ``center_radius``).
@@ -126,12 +145,17 @@ class YOLOXPSSHead(YOLOXHead):
                  pss_stacked_convs: int = 2,
                  pss_bias_prior: float = 0.5,
                  loss_pss_weight: float = 1.0,
+                 loss_pss_mode: str = 'product',
                  train_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(*args, train_cfg=train_cfg, **kwargs)
         if pss_stacked_convs < 1:
             raise ValueError('pss_stacked_convs must be >= 1, got '
                              f'{pss_stacked_convs}')
+        if loss_pss_mode not in ('product', 'logit'):
+            raise ValueError("loss_pss_mode must be 'product' or 'logit', "
+                             f'got {loss_pss_mode!r}')
+        self.loss_pss_mode = loss_pss_mode
         self.pss_bias_prior = pss_bias_prior
         self.loss_pss_weight = loss_pss_weight
         if train_cfg:
@@ -245,13 +269,17 @@ class YOLOXPSSHead(YOLOXHead):
             priors, flatten_levels(bbox_preds).detach()).float()
         targets, num_pos = self.one_to_one_targets(
             priors, cls_preds, pred_bboxes, obj_preds, batch_gt_instances)
+        num_total = max(reduce_mean(
+            torch.tensor(float(num_pos), device=pss.device)), 1.0)
+        if self.loss_pss_mode == 'logit':
+            target = targets.amax(dim=2)  # [B, P]: the one-to-one priors
+            loss = sigmoid_focal_loss(pss, target, alpha=0.25, gamma=2.0)
+            return self.loss_pss_weight * loss / num_total
         log_q = (F.logsigmoid(cls_preds) + F.logsigmoid(obj_preds)[..., None]
                  + F.logsigmoid(pss)[..., None])
         log_1mq = torch.log1p(-log_q.exp()).clamp(min=-100.0)
         bce = -(targets * log_q.clamp(min=-100.0) +
                 (1.0 - targets) * log_1mq)
-        num_total = max(reduce_mean(
-            torch.tensor(float(num_pos), device=pss.device)), 1.0)
         return self.loss_pss_weight * bce.sum() / num_total
 
     # --------------------------------------------------------------- predict
