@@ -3,7 +3,8 @@
 # Evaluation: COCO mAP without NMS, plus the duplicate rate (detections with
 # score >= 0.3 whose only IoU >= 0.5 GTs are already matched).
 # The same config evaluates other checkpoints for comparison:
-#   base YOLOX checkpoint without NMS: --cfg-options model.test_cfg.use_pss=False
+#   a base YOLOX checkpoint without NMS:
+#     --cfg-options model.test_cfg.use_pss=False
 #   with NMS (IoU 0.65, the base config's): model.test_cfg.nms_free=False
 _base_ = './yolox_nano_1xb4-200e_deepforest.py'
 

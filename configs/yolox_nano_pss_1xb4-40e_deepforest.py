@@ -5,7 +5,8 @@
 # iterations; 150 epochs measured no better on the tree split,
 # docs/end_to_end.md).
 #   tools/train.py configs/yolox_nano_pss_1xb4-40e_deepforest.py \
-#       --cfg-options load_from=work_dirs/yolox_nano_1xb4-200e_deepforest/epoch_200.pth
+#       --cfg-options \
+#       load_from=work_dirs/yolox_nano_1xb4-200e_deepforest/epoch_200.pth
 _base_ = './yolox_nano_e2e_1xb4-200e_deepforest.py'
 
 load_from = 'work_dirs/yolox_nano_1xb4-200e_deepforest/epoch_200.pth'

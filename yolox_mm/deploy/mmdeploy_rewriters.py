@@ -105,8 +105,9 @@ def yolox_pss_head__predict_by_feat(
         with_nms: bool = True) -> Tuple[Tensor, ...]:
     """``YOLOXPSSHead.predict_by_feat`` for export (all backends).
 
-    With ``test_cfg.nms_free`` (the default; end-to-end): score ``sigmoid(cls) *
-    sigmoid(obj) * sigmoid(pss)`` of every (prior, class), the
+    With ``test_cfg.nms_free`` (the default; end-to-end): score
+    ``sigmoid(cls) * sigmoid(obj) * sigmoid(pss)`` of every (prior, class),
+    the
     ``max_per_img`` (else the deploy config's ``keep_top_k``) best with
     score ``>= score_thr`` (else ``score_threshold``): TopK and Gather, **no
     NMS node** (:func:`yolox_mm.deploy.onnx_export.end2end_topk`).

@@ -27,8 +27,8 @@ score equals ``score_thr`` exactly is kept by the head and dropped by ONNX's
 ``NonMaxSuppression`` (strict ``>``).
 
 End-to-end models (:class:`~yolox_mm.models.dense_heads.YOLOXPSSHead`
-with ``test_cfg.nms_free``, the default): the same contract, but the graph has **no
-``NonMaxSuppression``**: score ``sigmoid(cls) * sigmoid(obj) *
+with ``test_cfg.nms_free``, the default): the same contract, but the graph
+has **no ``NonMaxSuppression``**: score ``sigmoid(cls) * sigmoid(obj) *
 sigmoid(pss)`` of every (prior, class), ``TopK`` of the ``max_det`` best,
 ``>= score_thr`` (:func:`end2end_topk`; the head's ``predict_by_feat``).
 """

@@ -1,4 +1,4 @@
-"""Evaluation metrics of yolox_mm (registered in ``yolox_mm.registry.METRICS``)."""
+"""Evaluation metrics of yolox_mm (in ``yolox_mm.registry.METRICS``)."""
 from .duplicate_rate import DuplicateRateMetric, count_duplicates
 
 __all__ = ['DuplicateRateMetric', 'count_duplicates']

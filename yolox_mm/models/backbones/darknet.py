@@ -67,12 +67,12 @@ class Darknet(BaseModule):
 
     ::
 
-        stem    3x3 conv 3->32, 3x3/2 conv ->64, 1 ResLayer     stride 2
-        stage1  3x3/2 conv ->128,  2 ResLayers                  stride 4
-        stage2  3x3/2 conv ->256,  8 ResLayers                  stride 8  (out 2)
-        stage3  3x3/2 conv ->512,  8 ResLayers                  stride 16 (out 3)
+        stem    3x3 conv 3->32, 3x3/2 conv ->64, 1 ResLayer  stride 2
+        stage1  3x3/2 conv ->128,  2 ResLayers               stride 4
+        stage2  3x3/2 conv ->256,  8 ResLayers               stride 8 (out 2)
+        stage3  3x3/2 conv ->512,  8 ResLayers               stride 16 (out 3)
         stage4  3x3/2 conv ->1024, 4 ResLayers, then 1x1 ->512, 3x3 ->1024,
-                SPP(5, 9, 13) ->512, 3x3 ->1024, 1x1 ->512      stride 32 (out 4)
+                SPP(5, 9, 13) ->512, 3x3 ->1024, 1x1 ->512   stride 32 (out 4)
 
     Every conv is ``Conv2d(bias=False) -> BN(eps 1e-3, momentum 0.03) ->
     LeakyReLU(0.1)`` (Megvii ``BaseConv(act='lrelu')``; BN settings of
@@ -116,8 +116,8 @@ class Darknet(BaseModule):
                  init_cfg: Optional[dict] = KAIMING_INIT) -> None:
         super().__init__(init_cfg)
         if depth not in self.depth2blocks:
-            raise ValueError(f'depth must be one of {sorted(self.depth2blocks)}'
-                             f', got {depth!r}')
+            raise ValueError('depth must be one of '
+                             f'{sorted(self.depth2blocks)}, got {depth!r}')
         if not set(out_indices) <= set(range(5)):
             raise ValueError(f'out_indices must be in 0..4, got '
                              f'{tuple(out_indices)}')

@@ -110,9 +110,9 @@ class YOLOXPSSHead(YOLOXHead):
     ``test_cfg.nms_free`` (the default, True): the ``max_per_img`` best
     pairs with score ``>= score_thr``, **no NMS** (``test_cfg.nms`` is
     ignored). With ``nms_free=False`` (for comparison): YOLOX's per-prior
-    best class and class-aware NMS (``test_cfg.nms``) on the same scores. ``test_cfg.use_pss=False`` drops the selector factor, to
-    evaluate the one-to-many YOLOX inside (e.g. a base checkpoint without
-    NMS).
+    best class and class-aware NMS (``test_cfg.nms``) on the same scores.
+    ``test_cfg.use_pss=False`` drops the selector factor, to evaluate the
+    one-to-many YOLOX inside (e.g. a base checkpoint without NMS).
 
     Checkpoints of :class:`YOLOXHead` (ours, mmdet's, converted Megvii ones)
     load with ``strict=False``: only the selector keys (:data:`PSS_KEYS`)
