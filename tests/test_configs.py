@@ -47,8 +47,12 @@ def test_config_loads_dumps_and_builds(path, tmp_path):
     # widths are consistent: neck inputs are the backbone outputs, head
     # input is the neck output
     neck, head = cfg.model.neck, cfg.model.bbox_head
-    w = cfg.model.backbone.widen_factor
-    assert list(neck.in_channels) == [int(c * w) for c in (256, 512, 1024)]
+    if cfg.model.backbone.type == 'Darknet':  # dark5 ends with 1x1 -> 512
+        assert list(neck.in_channels) == [256, 512, 512]
+    else:
+        w = cfg.model.backbone.widen_factor
+        assert list(neck.in_channels) == [int(c * w)
+                                          for c in (256, 512, 1024)]
     assert head.in_channels == neck.out_channels
     assert type(model).__module__.startswith('yolox_mm.')
     assert type(model.bbox_head).__module__.startswith('yolox_mm.')
@@ -61,6 +65,51 @@ def test_published_parameter_counts(scale, count):
     with DefaultScope.overwrite_default_scope('yolox_mm'):
         model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()) == count
+
+
+def _count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _build(name):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
+    with DefaultScope.overwrite_default_scope('yolox_mm'):
+        return MODELS.build(cfg.model)
+
+
+def test_darknet53_parameter_counts():
+    """Megvii's YOLOX-DarkNet53 at 80 classes (PAPER_FAMILY.md 2.3,
+    README 63.7 M): backbone 52,651,744, YOLOFPN 3,692,544, head with its
+    stems 7,380,479 (our stems are the neck's out_convs)."""
+    model = _build('yolox_darknet53_8xb8-300e_coco.py')
+    stems = _count(model.neck.out_convs)
+    assert _count(model.backbone) == 52_651_744
+    assert _count(model.neck) - stems == 3_692_544
+    assert _count(model.bbox_head) + stems == 7_380_479
+    assert _count(model) == 63_724_767
+
+
+@pytest.mark.parametrize('base,e2e,delta', [
+    ('yolox_darknet53_8xb8-300e_coco.py',
+     'yolox_darknet53_e2e_8xb8-300e_coco.py', 3_542_787),
+    ('yolox_s_8xb8-300e_coco.py', 'yolox_s_e2e_8xb8-300e_coco.py',
+     886_659),
+])
+def test_end_to_end_parameter_counts(base, e2e, delta):
+    """The selector adds 3 x (2 x (c*c*9 + 2c) + c + 1) parameters (c =
+    feat_channels): 3,542,787 at c = 256, Table 2's 63.72 M -> 67.27 M; the
+    other parameters are the base model's, key for key."""
+    base_model, e2e_model = _build(base), _build(e2e)
+    assert _count(e2e_model) - _count(base_model) == delta
+    c = e2e_model.bbox_head.feat_channels
+    assert delta == 3 * (2 * (c * c * 9 + 2 * c) + c + 1)
+    new = set(e2e_model.state_dict()) - set(base_model.state_dict())
+    assert set(base_model.state_dict()) <= set(e2e_model.state_dict())
+    assert all(k.startswith(('bbox_head.multi_level_pss_convs.',
+                             'bbox_head.multi_level_conv_pss.'))
+               for k in new) and new
+    if base.startswith('yolox_darknet53'):
+        assert _count(e2e_model) == 67_267_554
 
 
 def test_forward_of_a_built_config():

@@ -26,7 +26,7 @@ def _check_version(name: str, version: str, low: str, high: str) -> None:
 _check_version('mmdet', mmdet.__version__, *_MMDET_RANGE)
 _check_version('mmengine', mmengine.__version__, *_MMENGINE_RANGE)
 
-from . import datasets, engine, models  # noqa: E402,F401  (registration)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 from .utils import register_all_modules  # noqa: E402
 from .utils.checkpoint import install_safe_checkpoint_loading  # noqa: E402
 

@@ -110,8 +110,10 @@ def main():
           'score; padding rows 0')
     print(f'  labels {dims(labels)} int64; padding -1')
     classes = json.loads(meta['classes'])
-    print(f'  NMS in graph: score_thr {meta["score_thr"]}, iou_thr '
-          f'{meta["iou_thr"]}, max_det {meta["max_det"]}; {len(classes)} '
+    post = (f'NMS in graph: score_thr {meta["score_thr"]}, iou_thr '
+            f'{meta["iou_thr"]}' if meta.get('postprocess') == 'NMS' else
+            f'end-to-end, no NMS: score_thr {meta["score_thr"]}')
+    print(f'  {post}, max_det {meta["max_det"]}; {len(classes)} '
           f'classes: {", ".join(classes[:5])}'
           + (', ...' if len(classes) > 5 else ''))
     if args.verify:

@@ -13,8 +13,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from yolox_mm.utils.megvii_checkpoint import (SCALES,  # noqa: E402
-                                              convert_checkpoint)
+from yolox_mm.utils.megvii_checkpoint import (DARKNET,  # noqa: E402
+                                              SCALES, convert_checkpoint)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -23,7 +23,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '(mmdet 3.x checkpoints need no conversion)')
     parser.add_argument('src', help='Megvii checkpoint, e.g. yolox_s.pth')
     parser.add_argument('dst', help='output checkpoint path')
-    parser.add_argument('--scale', choices=list(SCALES),
+    parser.add_argument('--scale', choices=list(SCALES) + [DARKNET],
                         help='fail unless the weights are this scale')
     parser.add_argument('--trust-source', action='store_true',
                         help='load with torch.load(weights_only=False); '

@@ -22,11 +22,14 @@ from torch import Tensor
 
 from yolox_mm.models.dense_heads.yolox_head import (decode_bboxes,
                                                      flatten_levels)
+from .onnx_export import end2end_topk
 from .torch_compat import default_onnx_export_to_torchscript
 
 HEAD_PREDICT = ('yolox_mm.models.dense_heads.yolox_head.YOLOXHead.'
                 'predict_by_feat')
 FOCUS_FORWARD = 'yolox_mm.models.backbones.csp_darknet.Focus.forward'
+PSS_HEAD_PREDICT = ('yolox_mm.models.dense_heads.yolox_pss_head.'
+                    'YOLOXPSSHead.predict_by_feat')
 
 default_onnx_export_to_torchscript()
 
@@ -87,6 +90,56 @@ def yolox_head__predict_by_feat(self,
         score_threshold=cfg.get('score_thr', post.score_threshold),
         pre_top_k=post.pre_top_k,
         keep_top_k=cfg.get('max_per_img', post.keep_top_k))
+
+
+@FUNCTION_REWRITER.register_rewriter(func_name=PSS_HEAD_PREDICT)
+def yolox_pss_head__predict_by_feat(
+        self,
+        cls_scores: List[Tensor],
+        bbox_preds: List[Tensor],
+        objectnesses: List[Tensor],
+        pss_logits: Optional[List[Tensor]] = None,
+        batch_img_metas: Optional[List[dict]] = None,
+        cfg: Optional[ConfigDict] = None,
+        rescale: bool = False,
+        with_nms: bool = True) -> Tuple[Tensor, ...]:
+    """``YOLOXPSSHead.predict_by_feat`` for export (all backends).
+
+    With ``test_cfg.nms_free`` (the default; end-to-end): score
+    ``sigmoid(cls) * sigmoid(obj) * sigmoid(pss)`` of every (prior, class),
+    the
+    ``max_per_img`` (else the deploy config's ``keep_top_k``) best with
+    score ``>= score_thr`` (else ``score_threshold``): TopK and Gather, **no
+    NMS node** (:func:`yolox_mm.deploy.onnx_export.end2end_topk`).
+    ``rescale`` is ignored (input pixels).
+
+    Raises:
+        NotImplementedError: with ``test_cfg.nms_free=False`` (export
+            the end-to-end output, or the plain YOLOX model, instead).
+
+    Returns:
+        tuple[Tensor, Tensor]: ``dets [B, K, 5]`` and ``labels [B, K]``
+        (padding rows: score 0, label -1).
+    """
+    ctx = FUNCTION_REWRITER.get_context()
+    cfg = self.test_cfg if cfg is None else cfg
+    if with_nms and not cfg.get('nms_free', True) and cfg.get('nms'):
+        raise NotImplementedError(
+            'export of YOLOXPSSHead with test_cfg.nms_free=False: set '
+            'model.test_cfg.nms_free=True (the end-to-end output) or export '
+            'the YOLOX model')
+    post = get_post_processing_params(ctx.cfg)
+    priors = torch.cat(self.prior_generator.grid_priors(
+        [s.shape[2:] for s in cls_scores], dtype=cls_scores[0].dtype,
+        device=cls_scores[0].device, with_stride=True))  # [P, 4]
+    bboxes = decode_bboxes(priors, flatten_levels(bbox_preds))
+    probs = flatten_levels(objectnesses)[..., 0].sigmoid()  # [B, P]
+    if pss_logits is not None and cfg.get('use_pss', True):
+        probs = probs * flatten_levels(pss_logits)[..., 0].sigmoid()
+    scores = flatten_levels(cls_scores).sigmoid() * probs[..., None]
+    max_det = cfg.get('max_per_img', post.keep_top_k)
+    return end2end_topk(bboxes, scores,
+                        cfg.get('score_thr', post.score_threshold), max_det)
 
 
 @FUNCTION_REWRITER.register_rewriter(func_name=FOCUS_FORWARD)

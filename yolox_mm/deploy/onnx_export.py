@@ -25,6 +25,12 @@ sigmoid(obj)``, NMS per class, the ``max_det`` best (our
 ``YOLOXHead.predict_by_feat``). One difference at the margin: a prior whose
 score equals ``score_thr`` exactly is kept by the head and dropped by ONNX's
 ``NonMaxSuppression`` (strict ``>``).
+
+End-to-end models (:class:`~yolox_mm.models.dense_heads.YOLOXPSSHead`
+with ``test_cfg.nms_free``, the default): the same contract, but the graph
+has **no ``NonMaxSuppression``**: score ``sigmoid(cls) * sigmoid(obj) *
+sigmoid(pss)`` of every (prior, class), ``TopK`` of the ``max_det`` best,
+``>= score_thr`` (:func:`end2end_topk`; the head's ``predict_by_feat``).
 """
 import json
 from typing import Dict, Optional, Sequence, Tuple
@@ -40,6 +46,17 @@ from yolox_mm.models.dense_heads.yolox_head import (decode_bboxes,
 DEFAULT_MAX_DET = 100
 INPUT_NAMES = ('input', )
 OUTPUT_NAMES = ('dets', 'labels')
+
+
+def is_end2end(model: nn.Module) -> bool:
+    """Whether ``model``'s head is end-to-end (has a positive-sample
+    selector, ``multi_level_conv_pss``) and its ``test_cfg`` asks for no
+    NMS (``nms_free``, the default, or no ``nms``): then its export has no
+    ``NonMaxSuppression``."""
+    head = model.bbox_head
+    test_cfg = head.test_cfg or {}
+    return hasattr(head, 'multi_level_conv_pss') and (
+        test_cfg.get('nms_free', True) or not test_cfg.get('nms'))
 
 
 class _NonMaxSuppression(torch.autograd.Function):
@@ -139,6 +156,40 @@ def nms_topk(bboxes: Tensor, scores: Tensor, labels: Tensor, num_classes: int,
     return dets, top_labels
 
 
+def end2end_topk(bboxes: Tensor, scores: Tensor, score_thr: float,
+                 max_det: int) -> Tuple[Tensor, Tensor]:
+    """NMS-free output of an end-to-end head as padded tensors: the
+    ``max_det`` best (prior, class) pairs with score ``>= score_thr`` (the
+    selection of ``YOLOXPSSHead.predict_by_feat``), ops ``TopK``, ``Gather``
+    and element-wise only.
+
+    Args:
+        bboxes (Tensor): ``[B, P, 4]`` xyxy.
+        scores (Tensor): ``[B, P, C]``.
+        score_thr (float): keep scores ``>=`` it.
+        max_det (int): ``K``.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``dets [B, K, 5]`` and ``labels [B, K]`` as
+        :func:`nms_topk` (padding rows 0 and -1), by decreasing score.
+    """
+    num_classes = scores.shape[2]
+    flat = scores.flatten(1)  # [B, P * C]
+    # K columns of -1 so that topk(K) exists whatever P (dynamic size)
+    flat = torch.cat([flat, torch.full_like(flat[:, :1], -1.0).expand(
+        -1, max_det)], dim=1)
+    top_scores, top_idx = flat.topk(max_det, dim=1)  # [B, K]
+    valid = top_scores >= score_thr
+    top_idx = torch.where(valid, top_idx, torch.zeros_like(top_idx))
+    prior_idx = torch.div(top_idx, num_classes, rounding_mode='floor')
+    top_bboxes = bboxes.gather(1, prior_idx[..., None].expand(-1, -1, 4))
+    dets = torch.cat([top_bboxes, top_scores[..., None]], dim=2)
+    dets = torch.where(valid[..., None], dets, dets.new_zeros(()))
+    labels = torch.where(valid, top_idx - prior_idx * num_classes,
+                         torch.full_like(top_idx, -1))
+    return dets, labels
+
+
 class YOLOXONNXWrapper(nn.Module):
     """``images -> (dets, labels)`` for export (contract in the module
     docstring).
@@ -173,7 +224,11 @@ class YOLOXONNXWrapper(nn.Module):
         score = score_thr if score_thr is not None else test_cfg.get(
             'score_thr')
         nms_cfg = test_cfg.get('nms') or {}
+        #: NMS-free graph: an end-to-end head without ``test_cfg.nms``
+        self.end2end = is_end2end(model)
         iou = iou_thr if iou_thr is not None else nms_cfg.get('iou_threshold')
+        if self.end2end and iou is None:
+            iou = -1.0  # unused
         if score is None or iou is None:
             raise ValueError('score_thr and iou_thr are needed: pass them or '
                              'set test_cfg.score_thr and '
@@ -199,13 +254,19 @@ class YOLOXONNXWrapper(nn.Module):
     def forward(self, images: Tensor) -> Tuple[Tensor, Tensor]:
         head = self.detector.bbox_head
         feats = self.detector.extract_feat(self.normalize(images))
-        cls_scores, bbox_preds, objectnesses = head(feats)
+        outs = head(feats)
+        cls_scores, bbox_preds, objectnesses = outs[:3]
         priors = torch.cat(head.prior_generator.grid_priors(
             [s.shape[2:] for s in cls_scores], dtype=cls_scores[0].dtype,
             device=cls_scores[0].device, with_stride=True))  # [P, 4]
         bboxes = decode_bboxes(priors, flatten_levels(bbox_preds))
         cls_probs = flatten_levels(cls_scores).sigmoid()  # [B, P, C]
         obj_probs = flatten_levels(objectnesses)[..., 0].sigmoid()
+        if len(outs) == 4 and (head.test_cfg or {}).get('use_pss', True):
+            obj_probs = obj_probs * flatten_levels(outs[3])[..., 0].sigmoid()
+        if self.end2end:
+            return end2end_topk(bboxes, cls_probs * obj_probs[..., None],
+                                self.score_thr, self.max_det)
         max_scores, labels = cls_probs.max(dim=2)
         return nms_topk(bboxes, max_scores * obj_probs, labels,
                         head.num_classes, self.iou_thr, self.score_thr,
@@ -238,7 +299,8 @@ def export_onnx(model: nn.Module,
             ``ScatterND``). Defaults to 11.
         metadata (dict, optional): Extra ``metadata_props`` (strings).
             ``classes`` (JSON list, from ``model.dataset_meta``),
-            ``score_thr``, ``iou_thr``, ``max_det``, ``input_shape``
+            ``score_thr``, ``iou_thr`` (-1 when unused), ``max_det``,
+            ``postprocess`` (``NMS`` or ``top-k, no NMS``), ``input_shape``
             (``"H W"`` of the traced input) and ``input_format`` are always
             written.
 
@@ -290,6 +352,7 @@ def export_onnx(model: nn.Module,
         'score_thr': str(wrapper.score_thr),
         'iou_thr': str(wrapper.iou_thr),
         'max_det': str(wrapper.max_det),
+        'postprocess': 'top-k, no NMS' if wrapper.end2end else 'NMS',
         'input_shape': f'{height} {width}',
         'input_format': ('BGR float 0-255, keep-ratio resize + pad 114 '
                          'bottom/right; dets in input pixels'),

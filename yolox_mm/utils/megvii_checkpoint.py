@@ -13,8 +13,9 @@ e.g. the released ``yolox_s.pth``): a dict with the weights under
 the weights and the number of classes.
 
 All six published scales (nano, tiny, s, m, l, x) are handled, and any
-other width/depth of the same architecture. Rules (``REFERENCE.md`` §E;
-``.K.`` is any bottleneck index)::
+other width/depth of the same architecture, and YOLOX-DarkNet53 (Megvii
+``exps/default/yolov3.py``, ``yolox_darknet.pth``). Rules (``REFERENCE.md``
+§E; ``.K.`` is any bottleneck index)::
 
     backbone.backbone.stem.*              -> backbone.stem.*
     backbone.backbone.dark{i+1}.*         -> backbone.stage{i}.*  (i = 1..4)
@@ -28,6 +29,10 @@ other width/depth of the same architecture. Rules (``REFERENCE.md`` §E;
     backbone.bu_conv2 / bu_conv1          -> neck.downsamples.0 / .1
     backbone.C3_n3 / C3_n4                -> neck.bottom_up_blocks.0 / .1
     head.stems.L                          -> neck.out_convs.L
+    DarkNet53 only (Darknet + YOLOFPN; stage indices kept):
+    ResLayer   layer1 / layer2            -> conv1 / conv2
+    backbone.out1_cbl / out2_cbl          -> neck.lateral_convs.0 / .1
+    backbone.out1 / out2                  -> neck.detect_blocks.0 / .1
     head.cls_convs.L / reg_convs.L        -> bbox_head.multi_level_cls_convs.L
                                              / multi_level_reg_convs.L
     head.cls_preds.L / reg_preds.L / obj_preds.L
@@ -74,6 +79,11 @@ SCALES: Dict[str, Tuple[float, float, bool]] = {
 
 #: Key of the stem convolution, whose output channels are ``int(64 * w)``.
 STEM_KEY = 'backbone.backbone.stem.conv.conv.weight'
+#: YOLOX-DarkNet53 (Megvii ``YOLOFPN``): the name ``--scale`` gives it, the
+#: key that identifies it and its first conv (32 output channels).
+DARKNET = 'darknet53'
+DARKNET_KEY = 'backbone.out1_cbl.conv.weight'
+DARKNET_STEM_KEY = 'backbone.backbone.stem.0.conv.weight'
 
 # Module-level renames (prefix of the Megvii key -> prefix of ours); the CSP
 # flag says whether the module is a CSPLayer (conv1/2/3 and m.K renamed).
@@ -97,6 +107,14 @@ _HEAD = {
     'reg_preds': 'bbox_head.multi_level_conv_reg',
     'obj_preds': 'bbox_head.multi_level_conv_obj',
 }
+_FPN = {
+    'out1_cbl': 'neck.lateral_convs.0',
+    'out2_cbl': 'neck.lateral_convs.1',
+    'out1': 'neck.detect_blocks.0',
+    'out2': 'neck.detect_blocks.1',
+}
+_FPN_KEY = re.compile(r'^backbone\.(' + '|'.join(_FPN) + r')\.')
+_RES_INNER = re.compile(r'\.layer([12])\.')
 _HEAD_KEY = re.compile(r'^head\.(' + '|'.join(_HEAD) + r')\.(\d+)\.')
 _CSP_CONVS = {'conv1': 'main_conv', 'conv2': 'short_conv',
               'conv3': 'final_conv'}
@@ -131,6 +149,8 @@ class ScaleInfo(NamedTuple):
 
 
 def _expected(scale: str) -> Tuple[int, int, bool]:
+    if scale == DARKNET:
+        return 32, 8, False
     width, depth, depthwise = SCALES[scale]
     return int(64 * width), 3 * max(round(3 * depth), 1), depthwise
 
@@ -165,9 +185,13 @@ def convert_key(key: str) -> str:
         dark, index = int(match.group(1)), int(match.group(2))
         prefix = f'backbone.stage{dark - 1}.{index}.'
         rest = key[match.end():]
-        # dark2..4: 0 down-conv, 1 CSP; dark5: 0 down-conv, 1 SPP, 2 CSP
-        is_csp = index == (2 if dark == 5 else 1)
+        # dark2..4: 0 down-conv, 1 CSP; dark5: 0 down-conv, 1 SPP, 2 CSP;
+        # Darknet-53: 0 down-conv, then ResLayers (layer1/2), no CSP
+        is_csp = index == (2 if dark == 5 else 1) and \
+            not rest.startswith('layer')
         new = prefix + (_rename_csp(rest) if is_csp else rest)
+    elif (match := _FPN_KEY.match(key)):
+        new = _FPN[match.group(1)] + '.' + key[match.end():]
     elif (match := _NECK_KEY.match(key)):
         prefix, is_csp = _NECK[match.group(1)]
         rest = key[match.end():]
@@ -177,6 +201,7 @@ def convert_key(key: str) -> str:
                key[match.end():])
     else:
         raise KeyError(key)
+    new = _RES_INNER.sub(lambda m: f'.conv{m.group(1)}.', new)
     return new.replace('.dconv.', '.depthwise_conv.').replace(
         '.pconv.', '.pointwise_conv.')
 
@@ -241,6 +266,8 @@ def detect_scale(state_dict: Mapping) -> ScaleInfo:
     Raises:
         ValueError: if the stem or class-prediction weights are missing.
     """
+    if DARKNET_KEY in state_dict:
+        return _detect_darknet(state_dict)
     for key in (STEM_KEY, 'head.cls_preds.0.weight'):
         if key not in state_dict:
             raise ValueError(f'expected the key {key!r} in a Megvii YOLOX '
@@ -260,15 +287,34 @@ def detect_scale(state_dict: Mapping) -> ScaleInfo:
                      int(state_dict['head.cls_preds.0.weight'].shape[0]))
 
 
+def _detect_darknet(state_dict: Mapping) -> ScaleInfo:
+    """:func:`detect_scale` for a YOLOX-DarkNet53 state_dict (name
+    ``'darknet53'`` when the stem has 32 channels and ``dark3`` 8
+    ResLayers)."""
+    for key in (DARKNET_STEM_KEY, 'head.cls_preds.0.weight'):
+        if key not in state_dict:
+            raise ValueError(f'expected the key {key!r} in a Megvii '
+                             'YOLOX-DarkNet53 state_dict; it is missing')
+    stem_channels = int(state_dict[DARKNET_STEM_KEY].shape[0])
+    blocks = {int(m.group(1)) for k in state_dict
+              if (m := re.match(r'backbone\.backbone\.dark3\.(\d+)\.layer',
+                                k))}
+    num_blocks = len(blocks)
+    name = DARKNET if _expected(DARKNET) == (stem_channels, num_blocks,
+                                             False) else None
+    return ScaleInfo(name, stem_channels, num_blocks, False,
+                     int(state_dict['head.cls_preds.0.weight'].shape[0]))
+
+
 def convert_state_dict(state_dict: Mapping,
                        scale: Optional[str] = None) -> 'OrderedDict':
     """Rename every key of a Megvii YOLOX state_dict (tensors untouched).
 
     Args:
         state_dict (Mapping): Megvii key names (see :func:`convert_key`).
-        scale (str, optional): ``'nano'`` ... ``'x'``; when given, the
-            weights must have this scale's widths, depth and depthwise
-            flag.
+        scale (str, optional): ``'nano'`` ... ``'x'`` or ``'darknet53'``;
+            when given, the weights must have this scale's widths, depth
+            and depthwise flag.
 
     Returns:
         OrderedDict: yolox_mm key names, same order and tensors.
@@ -279,9 +325,9 @@ def convert_state_dict(state_dict: Mapping,
             that are not part of Megvii's YOLOX (listing them).
     """
     if scale is not None:
-        if scale not in SCALES:
-            raise ValueError(f'scale must be one of {list(SCALES)}, got '
-                             f'{scale!r}')
+        if scale not in SCALES and scale != DARKNET:
+            raise ValueError(f'scale must be one of {list(SCALES)} or '
+                             f'{DARKNET!r}, got {scale!r}')
         info = detect_scale(state_dict)
         if info.name != scale:
             stem, blocks, depthwise = _expected(scale)

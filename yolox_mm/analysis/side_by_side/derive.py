@@ -33,6 +33,8 @@ TYPE_MAP = {
     'SimOTAAssigner': 'SimOTAAssigner',
     'YOLOX': 'YOLOX',
     'Mosaic': 'Mosaic',
+    # mmdet's own, skipping the samples a Mosaic(prob < 1) did not tile
+    'RandomAffine': 'RandomAffine',
     'MixUp': 'MixUp',
     'YOLOXModeSwitchHook': 'YOLOXModeSwitchHook',
     'YOLOXMixImageDataset': 'MultiImageMixDataset',

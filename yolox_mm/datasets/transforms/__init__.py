@@ -1,6 +1,10 @@
 """Data transforms of yolox_mm (in ``yolox_mm.registry.TRANSFORMS``)."""
 from .loading import CheckedLoadImageFromFile
 from .mixup import MixUp
-from .mosaic import Mosaic
+from .mosaic import MOSAIC_SKIPPED, Mosaic
+from .random_affine import RandomAffine
 
-__all__ = ['CheckedLoadImageFromFile', 'Mosaic', 'MixUp']
+__all__ = [
+    'CheckedLoadImageFromFile', 'Mosaic', 'MixUp', 'RandomAffine',
+    'MOSAIC_SKIPPED'
+]

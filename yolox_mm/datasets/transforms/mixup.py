@@ -15,7 +15,7 @@ from mmcv.transforms.utils import cache_randomness
 from mmdet.structures.bbox import autocast_box_type
 
 from yolox_mm.registry import TRANSFORMS
-from .mosaic import resize_keep_ratio
+from .mosaic import MOSAIC_SKIPPED, resize_keep_ratio
 
 
 def has_trainable_instance(data_info: dict) -> bool:
@@ -172,6 +172,13 @@ class MixUp(BaseTransform):
             Defaults to 15.
         bbox_clip_border: Clip the partner's boxes to the canvas and to the
             target image. Defaults to True.
+        prob: Probability of mixing (Megvii's ``mixup_prob``). Defaults to
+            1.0. The coin ``np.random.uniform(0, 1)`` is drawn only when
+            ``prob < 1`` (after the checks below, before the other draws),
+            so with the default the random stream is the one above.
+
+    Not applied either (no draw) to a sample that :class:`Mosaic` skipped
+    (``results['mosaic_skipped']``): Megvii mixes only mosaic samples.
     """
 
     def __init__(self,
@@ -180,7 +187,8 @@ class MixUp(BaseTransform):
                  flip_ratio: float = 0.5,
                  pad_val: float = 114.0,
                  max_iters: int = 15,
-                 bbox_clip_border: bool = True) -> None:
+                 bbox_clip_border: bool = True,
+                 prob: float = 1.0) -> None:
         if (not isinstance(img_scale, Sequence) or len(img_scale) != 2
                 or not all(isinstance(s, int) and s > 0 for s in img_scale)):
             raise ValueError('img_scale must be (width, height), two positive '
@@ -195,6 +203,9 @@ class MixUp(BaseTransform):
         if not isinstance(max_iters, int) or max_iters < 1:
             raise ValueError(
                 f'max_iters must be an int >= 1, but received {max_iters!r}')
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f'prob must be in [0, 1], but received {prob!r}')
+        self.prob = prob
         self.img_scale = tuple(img_scale)
         self.ratio_range = tuple(ratio_range)
         self.flip_ratio = flip_ratio
@@ -238,7 +249,11 @@ class MixUp(BaseTransform):
             boxes).
         """
         partner = self._partner(results)
+        if results.get(MOSAIC_SKIPPED, False):
+            return results
         if len(partner['gt_bboxes']) == 0 or len(results['gt_bboxes']) == 0:
+            return results
+        if self.prob < 1.0 and np.random.uniform(0, 1) >= self.prob:
             return results
         jit = np.random.uniform(*self.ratio_range)
         flip = np.random.uniform(0, 1) > self.flip_ratio
@@ -363,4 +378,5 @@ class MixUp(BaseTransform):
                 f'ratio_range={self.ratio_range}, '
                 f'flip_ratio={self.flip_ratio}, pad_val={self.pad_val}, '
                 f'max_iters={self.max_iters}, '
-                f'bbox_clip_border={self.bbox_clip_border})')
+                f'bbox_clip_border={self.bbox_clip_border}, '
+                f'prob={self.prob})')

@@ -21,6 +21,11 @@ MOSAIC_PLACES = ('top_left', 'top_right', 'bottom_left', 'bottom_right')
 
 _ANN_KEYS = ('gt_bboxes', 'gt_bboxes_labels', 'gt_ignore_flags')
 
+#: Key that :class:`Mosaic` sets to True in a sample it did not tile
+#: (``prob < 1``); our ``RandomAffine`` and :class:`MixUp` then leave the
+#: sample alone, as Megvii's ``MosaicDetection`` does.
+MOSAIC_SKIPPED = 'mosaic_skipped'
+
 
 def mosaic_placement(
     place: str,
@@ -180,8 +185,20 @@ class Mosaic(BaseTransform):
             Defaults to ``(0.5, 1.5)``.
         bbox_clip_border: Clip boxes to the canvas. Defaults to True.
         pad_val: Canvas fill value. Defaults to 114.0.
-        prob: Probability of applying the mosaic; otherwise ``results`` is
-            returned unchanged. Defaults to 1.0.
+        prob: Probability of applying the mosaic (Megvii's
+            ``mosaic_prob``: 0.5 for YOLOX-Nano, 1.0 otherwise). Otherwise
+            ``results`` is returned with its own image and boxes and
+            ``results['mosaic_skipped'] = True``, so that the following
+            ``RandomAffine`` and ``MixUp`` (ours) skip it too and the sample
+            only gets the plain-image steps (HSV, flip, resize, pad), as in
+            Megvii's ``MosaicDetection``. Defaults to 1.0.
+
+    Random draws: the coin ``np.random.uniform(0, 1)`` is drawn on every
+    call, also when ``prob`` is 1 (as mmdet, and as before ``prob`` took
+    effect here), so a ``prob=1`` pipeline draws exactly the numbers it
+    always drew; a skipped sample draws nothing more. Plain numpy draws,
+    reproduced on resume by the per-epoch reseeding of
+    ``DeterministicResumeHook``.
     """
 
     def __init__(self,
@@ -233,6 +250,7 @@ class Mosaic(BaseTransform):
             ``results``, updated in place.
         """
         if np.random.uniform(0, 1) > self.prob:
+            results[MOSAIC_SKIPPED] = True
             return results
 
         mix_results = results.get('mix_results')

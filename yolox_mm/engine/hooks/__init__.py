@@ -2,9 +2,10 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .check_finite_loss_hook import CheckFiniteLossHook
 from .deterministic_resume_hook import DeterministicResumeHook
+from .freeze_except_hook import FreezeExceptHook, freeze_except
 from .yolox_mode_switch_hook import YOLOXModeSwitchHook
 
 __all__ = [
     'AtomicCheckpointHook', 'CheckFiniteLossHook', 'DeterministicResumeHook',
-    'YOLOXModeSwitchHook'
+    'FreezeExceptHook', 'YOLOXModeSwitchHook', 'freeze_except'
 ]
