@@ -1,7 +1,8 @@
 """YOLOX-DarkNet53 against Megvii's ``exps/default/yolov3.py`` model
 (yolox-datamint 0.3.1: ``YOLOX(YOLOFPN(), YOLOXHead(80, 1.0, [128, 256,
 512], act='lrelu'))``): Megvii's weights (random, with randomised BN
-statistics) converted by ``tools/model_converters/yolox_to_yolox_mm.py``
+statistics) converted by ``yolox_mm.utils.megvii_checkpoint`` (behind
+``tools/model_converters/yolox_to_yolox_mm.py``)
 load into ours built from ``configs/yolox_darknet53_8xb8-300e_coco.py``
 with ``strict=True``, and the raw head outputs agree within 1e-4, the
 decoded boxes within 1e-3 px, the detections (score 0.01, NMS 0.65) in
@@ -13,8 +14,10 @@ import pytest
 import torch
 
 from .builders import (bgr_images, build_ours, compare_detections,
-                       detections, head_outputs, load_converter,
-                       max_abs_diff, randomise, randomise_pred_biases)
+                       detections, head_outputs, max_abs_diff,
+                       randomise, randomise_pred_biases)
+from yolox_mm.utils import megvii_checkpoint
+
 from .megvii import RawHeadOutputs, import_megvii, megvii_postprocess
 from .test_forward import _assert_same_keys, _decoded_like_megvii, _flat
 
@@ -37,7 +40,7 @@ def test_darknet53_forward_matches_megvii(megvii, record_property):
     randomise_pred_biases(ref.head.cls_preds, seed=3, mean=-1.0)
     randomise_pred_biases(ref.head.obj_preds, seed=4, mean=-2.0)
 
-    conv = load_converter()
+    conv = megvii_checkpoint
     state = ref.state_dict()
     info = conv.detect_scale(state)
     assert info.name == 'darknet53' and info.num_classes == 80
@@ -90,12 +93,12 @@ def test_darknet53_forward_matches_megvii(megvii, record_property):
     ('head.stems.1.conv.weight', 'neck.out_convs.1.conv.weight'),
 ])
 def test_darknet53_key_rules(megvii_key, ours_key):
-    assert load_converter().convert_key(megvii_key) == ours_key
+    assert megvii_checkpoint.convert_key(megvii_key) == ours_key
 
 
 def test_darknet53_scale_mismatch_is_reported(megvii):
     state = build_megvii_darknet53(num_classes=3).state_dict()
-    conv = load_converter()
+    conv = megvii_checkpoint
     with pytest.raises(ValueError, match="requested scale 's'"):
         conv.convert_state_dict(state, 's')
     assert conv.detect_scale(state).num_classes == 3

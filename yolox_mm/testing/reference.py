@@ -21,6 +21,8 @@ from torch import nn
 OUR_CONFIGS = Path(__file__).resolve().parents[2] / 'configs'
 MMDET_CONFIGS = Path(osp.dirname(mmdet.__file__)) / '.mim/configs/yolox'
 SCALES = ('nano', 'tiny', 's', 'm', 'l', 'x')
+#: Scales only we have (mmdet has no YOLOX-DarkNet53).
+OUR_SCALES = SCALES + ('darknet53', )
 IMPLS = ('ours', 'mmdet')
 
 
@@ -52,8 +54,10 @@ def coco_config(impl: str, scale: str) -> Config:
             package without its source checkout).
     """
     _check_impl(impl)
-    if scale not in SCALES:
-        raise ValueError(f'scale must be one of {SCALES}, got {scale!r}')
+    known = OUR_SCALES if impl == 'ours' else SCALES
+    if scale not in known:
+        raise ValueError(f'scale must be one of {known} for {impl}, got '
+                         f'{scale!r}')
     root = OUR_CONFIGS if impl == 'ours' else MMDET_CONFIGS
     path = root / f'yolox_{scale}_8xb8-300e_coco.py'
     if not path.is_file():
@@ -70,7 +74,7 @@ def build_detector(impl: str, scale: str,
 
     Args:
         impl (str): ``'ours'`` or ``'mmdet'``.
-        scale (str): One of :data:`SCALES`.
+        scale (str): One of :data:`SCALES` (or ``'darknet53'`` for ours).
         batch_augments (bool): Keep the data preprocessor's batch random
             resize; False sets ``batch_augments=None``.
     """
