@@ -66,6 +66,16 @@ def make_config(tmp_path: Path, data_root: Path, **extra) -> Config:
     return small_run(Config.fromfile(str(path)), tmp_path / 'work')
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Train on one thread, and give later tests their thread count back
+    (the parity tests compare NMS outputs that depend on it)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
     root = write_voc_dataset(tmp_path_factory.mktemp('voc'))
@@ -75,7 +85,6 @@ def data_root(tmp_path_factory):
 
 
 def test_voc_to_trained_and_evaluated(tmp_path, data_root):
-    torch.set_num_threads(1)
     cfg = make_config(tmp_path, data_root)
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -110,7 +119,6 @@ class _LoadedWeightsProbe(Hook):
 
 
 def test_fine_tune_from_80_classes(tmp_path, data_root):
-    torch.set_num_threads(1)
     coco_cfg = Config.fromfile(str(REPO / 'configs' /
                                    'yolox_s_8xb8-300e_coco.py'))
     from yolox_mm.registry import MODELS

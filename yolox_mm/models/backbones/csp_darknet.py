@@ -8,16 +8,15 @@ unchanged; ``tools/model_converters/yolox_to_yolox_mm.py`` maps Megvii's
 ``dark2`` .. ``dark5``.
 """
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
-from mmengine.model import BaseModule
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from yolox_mm.registry import MODELS
 from ..layers import CSPLayer, ConvBNAct, build_conv
 from ..layers.conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG
+from .staged_backbone import StagedBackbone
 
 #: The conv init of mmdet's YOLOX (the PyTorch default for Conv2d weights,
 #: with zero biases).
@@ -118,7 +117,7 @@ class SPPBottleneck(nn.Module):
 
 
 @MODELS.register_module()
-class CSPDarknet(BaseModule):
+class CSPDarknet(StagedBackbone):
     """CSP-Darknet (P5) backbone of YOLOX.
 
     Stages (channels before ``widen_factor``, blocks before
@@ -212,27 +211,3 @@ class CSPDarknet(BaseModule):
                          use_depthwise=use_depthwise, **cfgs))
             self.add_module(f'stage{i + 1}', nn.Sequential(*stage))
             self.layers.append(f'stage{i + 1}')
-
-    def _freeze_stages(self) -> None:
-        for name in self.layers[:self.frozen_stages + 1]:
-            layer = getattr(self, name)
-            layer.eval()
-            for param in layer.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'CSPDarknet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        outs = []
-        for i, name in enumerate(self.layers):
-            x = getattr(self, name)(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)

@@ -9,16 +9,15 @@ follow our :class:`~yolox_mm.models.CSPDarknet` (``stem``, ``stage1`` ..
 ``stage4`` for Megvii's ``stem``, ``dark2`` .. ``dark5``), and a residual
 block's two convs are ``conv1``/``conv2`` (Megvii ``layer1``/``layer2``).
 """
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
-from mmengine.model import BaseModule
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from yolox_mm.registry import MODELS
 from ..layers import ConvBNAct
 from ..layers.conv import DEFAULT_NORM_CFG
 from .csp_darknet import KAIMING_INIT, SPPBottleneck
+from .staged_backbone import StagedBackbone
 
 #: Darknet's activation: LeakyReLU with slope 0.1 (Megvii ``lrelu``).
 LEAKY_RELU = dict(type='LeakyReLU')
@@ -62,7 +61,7 @@ def spp_block(channels: Sequence[int], in_channels: int,
 
 
 @MODELS.register_module()
-class Darknet(BaseModule):
+class Darknet(StagedBackbone):
     """Darknet-53 with Megvii's SPP block at the end (YOLOX-DarkNet53).
 
     ::
@@ -145,27 +144,3 @@ class Darknet(BaseModule):
             self.add_module(f'stage{i + 1}', nn.Sequential(*layers))
             self.layers.append(f'stage{i + 1}')
             c_in *= 2
-
-    def _freeze_stages(self) -> None:
-        for name in self.layers[:self.frozen_stages + 1]:
-            layer = getattr(self, name)
-            layer.eval()
-            for param in layer.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'Darknet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
-
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        outs = []
-        for i, name in enumerate(self.layers):
-            x = getattr(self, name)(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
