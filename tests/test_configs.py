@@ -78,8 +78,8 @@ def _build(name):
 
 
 def test_darknet53_parameter_counts():
-    """Megvii's YOLOX-DarkNet53 at 80 classes (PAPER_FAMILY.md 2.3,
-    README 63.7 M): backbone 52,651,744, YOLOFPN 3,692,544, head with its
+    """Megvii's YOLOX-DarkNet53 at 80 classes (Megvii's README
+    63.7 M; module tree of yolox/models/darknet.py and yolo_fpn.py): backbone 52,651,744, YOLOFPN 3,692,544, head with its
     stems 7,380,479 (our stems are the neck's out_convs)."""
     model = _build('yolox_darknet53_8xb8-300e_coco.py')
     stems = _count(model.neck.out_convs)

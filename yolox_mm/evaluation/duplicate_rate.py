@@ -1,9 +1,10 @@
 """Duplicate rate of a detector: how many confident detections are second
 hits on an object that an earlier (higher-scored) detection already took.
 
-The measure of the end-to-end (NMS-free) comparison (issue 10, item 5;
-``../shared/PAPER_FAMILY.md`` section 1.6): a one-to-many YOLOX without NMS
-gives several boxes per object, NMS or a trained selector removes them.
+The measure of the end-to-end (NMS-free) comparison of docs/end_to_end.md:
+a one-to-many YOLOX without NMS gives several boxes per object, NMS or a
+trained positive-sample selector (PSS, Zhou et al., arXiv 2101.11782)
+removes them.
 """
 from typing import Dict, Sequence, Tuple
 

@@ -3,7 +3,7 @@ and kept in eval mode (their BatchNorm statistics do not move).
 
 Used to train the positive-sample selector of
 :class:`~yolox_mm.models.dense_heads.YOLOXPSSHead` alone on a trained YOLOX
-(PSS's "two-step" training, ``../shared/PAPER_FAMILY.md`` section 1.3).
+(PSS's "two-step" training: Zhou et al., arXiv 2101.11782; docs/end_to_end.md).
 """
 from typing import Sequence
 

@@ -4,7 +4,7 @@ label assignment, and stop gradient"; PSS = Zhou et al., arXiv 2101.11782).
 
 Megvii never released this variant (its issues #300, #479); the design is
 ours, from the paper, PSS's abstract and the parameter delta of Table 2
-(``../shared/PAPER_FAMILY.md`` section 1): per level, a positive-sample
+(docs/end_to_end.md): per level, a positive-sample
 selector (PSS) of two 3x3 conv blocks at ``feat_channels`` and a 1x1 conv
 to one logit, on the **detached** regression features. At DarkNet53 width
 (256 channels, 3 levels) that is 3 x (2 x (256 * 256 * 9 + 2 * 256) + 257)
