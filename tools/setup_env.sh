@@ -3,7 +3,7 @@
 # extras). Re-running when everything is installed takes a few seconds.
 #
 # mmcv 2.1.0 has no wheel for torch 2.13, so it is built from source with its
-# compiled ops (~30-40 min on 2 cores the first time; pip keeps the built
+# compiled ops (~5 min on an idle 2-core machine the first time; pip keeps the built
 # wheel in its cache, so later set-ups take seconds). Its setup.py imports
 # torch (hence --no-build-isolation) and pkg_resources (hence
 # setuptools<70; pip then warns that torch asks for setuptools>=77, which
@@ -40,7 +40,7 @@ pip install -q 'setuptools<70' 2>&1 | grep -v 'torch .* requires setuptools' || 
 if ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
   log="$VENV/mmcv-build.log"
   say "mmcv 2.1.0 with compiled ops: from pip's cache if built before, else"
-  say "a source build (~30-40 min on 2 cores); progress below, full log in $log"
+  say "a source build (~5 min on an idle 2-core machine); progress below, full log in $log"
   set +e
   # -g0 drops the debug info that Python's sysconfig CFLAGS ask for (-g) and
   # -O1 lowers the optimisation of mmcv's CPU host code (its ops are NMS,

@@ -47,6 +47,29 @@ def swish_to_silu(model: nn.Module) -> nn.Module:
     return model
 
 
+def spp_as_cascade(model: nn.Module) -> nn.Module:
+    """Make every mmdet ``SPPBottleneck`` of ``model`` compute its 5/9/13
+    max-pools as a cascade of 5-pools, as ours does, in place. Max-pooling
+    with stride 1 composes exactly (``pool9 = pool5(pool5)``), so the
+    forward values do not change; the backward then routes and sums the
+    pools' gradients in the same order as ours. Returns ``model``."""
+    for module in model.modules():
+        if type(module).__name__ != 'SPPBottleneck':
+            continue
+        sizes = [p.kernel_size for p in module.poolings]
+        if sizes != [5, 9, 13]:
+            raise ValueError(f'expected pools 5/9/13, got {sizes}')
+
+        def forward(x, m=module):
+            x = m.conv1(x)
+            feats = [x]
+            for _ in range(3):
+                feats.append(m.poolings[0](feats[-1]))
+            return m.conv2(torch.cat(feats, dim=1))
+        module.forward = forward
+    return model
+
+
 def max_abs_diff(a: Sequence[Tensor], b: Sequence[Tensor]) -> float:
     """Largest ``|a - b|`` over lists of same-shaped tensors."""
     if len(a) != len(b):
