@@ -16,7 +16,7 @@ import pytest
 import torch
 from onnx import helper
 
-from yolox_mm.deploy.onnx_eval import (_build_loader, detections_to_instances,
+from yolox_mm.deploy.onnx_eval import (build_loader, detections_to_instances,
                                        evaluate_onnx)
 from yolox_mm.deploy.onnx_export import export_onnx
 from yolox_mm.deploy.onnx_quantize import (downstream, fp32_nodes,
@@ -78,7 +78,7 @@ def setup(tmp_path_factory):
                           ('tree', ))
 
     predictions = []
-    for batch in _build_loader(cfg, cfg.test_dataloader):
+    for batch in build_loader(cfg, cfg.test_dataloader):
         with torch.no_grad():
             predictions += model.test_step(batch)
     for sample in predictions:

@@ -18,9 +18,10 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.fileio import load  # noqa: E402
 
+from yolox_mm.utils.launch import read_config  # noqa: E402
 from yolox_mm.analysis.confusion import (confusion_matrix,  # noqa: E402
                                          format_matrix,
                                          save_confusion_matrix)
@@ -48,9 +49,7 @@ def main():
     from mmengine.registry import init_default_scope
 
     from yolox_mm.registry import DATASETS
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'yolox_mm'))
     results = load(args.prediction_path)
     dataset = DATASETS.build(cfg.test_dataloader.dataset)

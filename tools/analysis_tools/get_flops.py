@@ -13,8 +13,9 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
+from yolox_mm.utils.launch import read_config  # noqa: E402
 from yolox_mm.analysis.complexity import (build_model,  # noqa: E402
                                           default_input_shape,
                                           model_complexity)
@@ -35,9 +36,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     if args.shape is None:
         shape = default_input_shape(cfg)
     elif len(args.shape) in (1, 2):

@@ -16,7 +16,9 @@ Example::
 import os.path as osp
 from argparse import ArgumentParser
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
+
+from yolox_mm.utils.launch import read_config
 
 
 def parse_args():
@@ -38,9 +40,7 @@ def main():
     args = parse_args()
     from yolox_mm.deploy.onnx_eval import (calibration_batches,
                                            evaluate_onnx, time_sessions)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     cfg.test_dataloader.batch_size = 1  # static exports take one image
     names = [osp.basename(m) for m in args.models]
     if not args.no_accuracy:

@@ -18,7 +18,9 @@ import logging
 import time
 from argparse import ArgumentParser
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
+
+from yolox_mm.utils.launch import read_config
 
 
 def parse_args():
@@ -41,9 +43,7 @@ def main():
     logging.getLogger('root').setLevel(logging.WARNING)  # onnxruntime's
     from yolox_mm.deploy.onnx_eval import calibration_batches
     from yolox_mm.deploy.onnx_quantize import quantize_int8
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
     start = time.perf_counter()
     info = quantize_int8(args.model, args.out,
                          calibration_batches(cfg, args.calib_images),

@@ -37,7 +37,9 @@ def make_session(onnx_file: str, threads: int = 1):
                                 providers=['CPUExecutionProvider'])
 
 
-def _build_loader(cfg: Config, dataloader_cfg: dict):
+def build_loader(cfg: Config, dataloader_cfg: dict):
+    """``dataloader_cfg`` built in this process (``num_workers=0``), the
+    yolox_mm and mmdet modules registered; ``cfg`` is the whole config."""
     from mmengine.runner import Runner
     register_all_modules()
     loader_cfg = copy.deepcopy(dataloader_cfg)
@@ -95,7 +97,7 @@ def evaluate_onnx(cfg: Config, onnx_file: str, threads: int = 1) -> Dict:
         threads (int): onnxruntime intra-op threads.
     """
     from mmengine.evaluator import Evaluator
-    loader = _build_loader(cfg, cfg.test_dataloader)
+    loader = build_loader(cfg, cfg.test_dataloader)
     evaluator = Evaluator(cfg.test_evaluator)
     evaluator.dataset_meta = loader.dataset.metainfo
     session = make_session(onnx_file, threads)
@@ -138,7 +140,7 @@ def calibration_batches(cfg: Config, num_images: int,
     test.batch_size = batch_size
     test.sampler = dict(type='DefaultSampler', shuffle=False)
     seen = 0
-    for batch in _build_loader(cfg, test):
+    for batch in build_loader(cfg, test):
         if seen >= num_images:
             return
         inputs = batch['inputs'][:num_images - seen]

@@ -14,6 +14,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+from typing import Optional
 
 import torch
 import torch.distributed as dist
@@ -99,6 +100,17 @@ def add_launch_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def read_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """The config at ``path`` (``_base_ = 'yolox_mm::...'`` understood,
+    :func:`~.config_scope.enable_config_scope`) with ``cfg_options`` (the
+    ``--cfg-options`` of a CLI) merged in."""
+    enable_config_scope()
+    cfg = Config.fromfile(path)
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """``args.config`` with the launcher, ``--cfg-options`` and the work dir
     (``--work-dir``, else the config's, else ``./work_dirs/<config name>``)
@@ -107,11 +119,8 @@ def load_config(args: argparse.Namespace) -> Config:
     (:func:`~.config_scope.enable_config_scope`)."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    enable_config_scope()
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

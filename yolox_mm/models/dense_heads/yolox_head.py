@@ -7,7 +7,6 @@ location), ``C`` classes, ``G`` GT boxes of an image (padded to the largest
 image of the batch). Boxes are ``xyxy`` in pixels of the padded network
 input unless stated otherwise.
 """
-import math
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -95,6 +94,31 @@ def pad_gt_instances(batch_gt_instances: Sequence[InstanceData],
             valid[i, :n] = True
     return bboxes, labels, valid
 
+
+
+def nms_detections(result: InstanceData, nms_cfg: ConfigDict,
+                   max_per_img: int = -1) -> InstanceData:
+    """Class-aware NMS of one image's candidates (mmcv ``batched_nms`` with
+    ``nms_cfg``), then the ``max_per_img`` best (all if <= 0).
+
+    Args:
+        result (InstanceData): ``bboxes [N, 4]`` xyxy, ``scores [N]``,
+            ``labels [N]``, any frame (NMS is done in it).
+        nms_cfg (ConfigDict): e.g. ``dict(type='nms', iou_threshold=0.65)``.
+        max_per_img (int): cap on the kept detections.
+
+    Returns:
+        InstanceData: the kept rows by decreasing score, with the scores
+        ``batched_nms`` returns.
+    """
+    if not len(result):
+        return result
+    from mmcv.ops import batched_nms
+    dets, keep = batched_nms(result.bboxes, result.scores, result.labels,
+                             nms_cfg)
+    result = result[keep]
+    result.scores = dets[:, -1]
+    return result[:max_per_img] if max_per_img > 0 else result
 
 @MODELS.register_module()
 class YOLOXHead(BaseDenseHead):
@@ -392,7 +416,6 @@ class YOLOXHead(BaseDenseHead):
             list[InstanceData]: per image ``bboxes [K, 4]`` xyxy, ``scores
             [K]`` and ``labels [K]``, by decreasing score.
         """
-        from mmcv.ops import batched_nms
         cfg = self.test_cfg if cfg is None else cfg
         priors = self._flat_priors(cls_scores)
         cls_probs = flatten_levels(cls_scores).sigmoid()
@@ -410,13 +433,8 @@ class YOLOXHead(BaseDenseHead):
             if rescale:
                 scale = result.bboxes.new_tensor(img_meta['scale_factor'])
                 result.bboxes = result.bboxes / scale.repeat(2)
-            if with_nms and len(result):
-                dets, keep = batched_nms(result.bboxes, result.scores,
-                                         result.labels, cfg.nms)
-                result = result[keep]
-                result.scores = dets[:, -1]
-                max_per_img = cfg.get('max_per_img', -1)
-                if max_per_img > 0:
-                    result = result[:max_per_img]
+            if with_nms:
+                result = nms_detections(result, cfg.nms,
+                                        cfg.get('max_per_img', -1))
             results.append(result)
         return results

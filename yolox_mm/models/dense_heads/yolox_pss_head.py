@@ -27,7 +27,7 @@ from yolox_mm.registry import MODELS, TASK_UTILS
 from ..layers import build_conv
 from ..layers.conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG
 from .yolox_head import (YOLOXHead, decode_bboxes, flatten_levels,
-                         pad_gt_instances)
+                         nms_detections, pad_gt_instances)
 
 #: Keys of the selector's parameters in a detector's state_dict (the only
 #: keys a YOLOXHead checkpoint lacks).
@@ -338,19 +338,10 @@ class YOLOXPSSHead(YOLOXHead):
     def _nms_detections(scores: Tensor, bboxes: Tensor,
                         cfg: ConfigDict) -> InstanceData:
         """YOLOX's post-processing (best class per prior, ``score_thr``,
-        class-aware ``batched_nms``, ``max_per_img``) on ``scores [P, C]``,
-        for comparison with the NMS-free output."""
-        from mmcv.ops import batched_nms
+        :func:`~.yolox_head.nms_detections`) on ``scores [P, C]``, for
+        comparison with the NMS-free output."""
         max_scores, labels = scores.max(dim=1)
         keep = max_scores >= cfg.score_thr
         result = InstanceData(bboxes=bboxes[keep], scores=max_scores[keep],
                               labels=labels[keep])
-        if len(result):
-            dets, keep = batched_nms(result.bboxes, result.scores,
-                                     result.labels, cfg.nms)
-            result = result[keep]
-            result.scores = dets[:, -1]
-            max_per_img = cfg.get('max_per_img', -1)
-            if max_per_img > 0:
-                result = result[:max_per_img]
-        return result
+        return nms_detections(result, cfg.nms, cfg.get('max_per_img', -1))
