@@ -13,7 +13,7 @@ model = dict(
     test_cfg=dict(score_thr=0.001, nms_free=True, max_per_img=300))
 
 val_evaluator = [
-    dict(type='CocoMetric', ann_file='data/deepforest/annotations/val.json',
+    dict(type='CocoMetric', ann_file=_base_.val_evaluator.ann_file,
          metric='bbox'),
     dict(type='DuplicateRateMetric', score_thr=0.3, iou_thr=0.5)
 ]

@@ -8,30 +8,24 @@
 #       --cfg-options \
 #       load_from=work_dirs/yolox_nano_1xb4-200e_deepforest/epoch_200.pth
 _base_ = './yolox_nano_e2e_1xb4-200e_deepforest.py'
+from yolox_mm.utils.config_deltas import (  # noqa: E402
+    set_fields, yolox_lr_schedule)
 
 load_from = 'work_dirs/yolox_nano_1xb4-200e_deepforest/epoch_200.pth'
 max_epochs = 40
 num_last_epochs = 10
+warmup_epochs = 1
 base_lr = 0.01
+val_interval = max_epochs  # evaluate and save once, at the end
 
-train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=base_lr * 0.05, begin=1,
-         T_max=max_epochs - num_last_epochs - 1,
-         end=max_epochs - num_last_epochs, by_epoch=True,
-         convert_to_iter_based=True),
-    dict(type='ConstantLR', by_epoch=True, factor=1,
-         begin=max_epochs - num_last_epochs, end=max_epochs)
-]
-custom_hooks = [
-    dict(type='FreezeExceptHook'),
-    dict(type='YOLOXModeSwitchHook', num_last_epochs=num_last_epochs,
-         priority=48),
-    dict(type='SyncNormHook', priority=48),
-    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002,
-         update_buffers=True, priority=49),
-    dict(type='DeterministicResumeHook')
-]
-default_hooks = dict(checkpoint=dict(interval=max_epochs))
+train_cfg = dict(max_epochs=max_epochs, val_interval=val_interval)
+# the tree schedule at these lengths, with a linear warm-up from 0.1 x lr
+# (the selector starts on trained features) instead of the quadratic one
+param_scheduler = yolox_lr_schedule(max_epochs, num_last_epochs, warmup_epochs,
+                                    base_lr)
+param_scheduler[0] = dict(type='LinearLR', start_factor=0.1, by_epoch=True,
+                          begin=0, end=warmup_epochs,
+                          convert_to_iter_based=True)
+custom_hooks = [dict(type='FreezeExceptHook')] + set_fields(
+    _base_.custom_hooks, 'YOLOXModeSwitchHook', num_last_epochs=num_last_epochs)
+default_hooks = dict(checkpoint=dict(interval=val_interval))
