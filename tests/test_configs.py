@@ -1,14 +1,22 @@
-"""Every config loads, dumps (Config.dump) and builds; parameter counts."""
+"""Every config loads, dumps (Config.dump) and builds; parameter counts;
+the top-level knobs agree with the dicts built from them, and changing one
+in the file that sets it changes those dicts (configs/README.md)."""
+import argparse
 import glob
 import os.path as osp
+import re
+from pathlib import Path
+from typing import List
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
 
 import yolox_mm  # noqa: F401
 from yolox_mm.registry import MODELS
+from yolox_mm.utils.launch import add_launch_args, read_config
 
 ROOT = osp.join(osp.dirname(__file__), '..')
 CONFIGS = sorted(
@@ -17,7 +25,7 @@ CONFIGS = sorted(
     for p in glob.glob(osp.join(ROOT, 'configs', pattern)))
 
 #: Published parameter counts at 80 classes (Megvii README / model zoo,
-#: identical to mmdet's builds; REFERENCE.md section B).
+#: identical to mmdet's builds).
 PARAMS = {
     'nano': 912_159,
     'tiny': 5_055_855,
@@ -41,7 +49,7 @@ def test_config_loads_dumps_and_builds(path, tmp_path):
     dumped = tmp_path / 'dumped.py'
     cfg.dump(str(dumped))
     again = Config.fromfile(str(dumped))
-    assert again.model == cfg.model
+    assert again.to_dict() == cfg.to_dict()
     with DefaultScope.overwrite_default_scope('yolox_mm'):
         model = MODELS.build(cfg.model)
     # widths are consistent: neck inputs are the backbone outputs, head
@@ -121,3 +129,320 @@ def test_forward_of_a_built_config():
         cls, reg, obj = model._forward(torch.zeros(1, 3, 64, 64))
     assert [tuple(c.shape) for c in cls] == [(1, 80, 8, 8), (1, 80, 4, 4),
                                             (1, 80, 2, 2)]
+
+
+# ---- knobs: the top-level variables a config derives its dicts from ----
+
+ALL_CONFIGS = sorted(
+    osp.relpath(p, ROOT)
+    for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                       recursive=True)
+    if '/deploy/' not in p)
+TREE = osp.join(ROOT, 'configs', 'yolox_nano_1xb4-200e_deepforest.py')
+CUSTOM = osp.join(ROOT, 'configs', 'custom', 'yolox_s_1xb8-100e_custom.py')
+
+
+def _pipelines(cfg: Config) -> dict:
+    """Every pipeline of ``cfg`` by where it is."""
+    found = {k: cfg[k] for k in ('train_pipeline', 'test_pipeline')
+             if k in cfg}
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = (cfg.get(loader) or {}).get('dataset', {})
+        if 'pipeline' in dataset:
+            found[f'{loader}.dataset.pipeline'] = dataset.pipeline
+    return found
+
+
+def _canvas_disagreements(cfg: Config) -> List[str]:
+    w, h = cfg.img_scale
+    wants = {'Mosaic': ('img_scale', (w, h)), 'MixUp': ('img_scale', (w, h)),
+             'Resize': ('scale', (w, h)),
+             'RandomAffine': ('border', (-w // 2, -h // 2))}
+    out = []
+    for where, pipeline in _pipelines(cfg).items():
+        for t in pipeline:
+            if t.type in wants:
+                field, want = wants[t.type]
+                if tuple(t[field]) != want:
+                    out.append(f'{where} {t.type}.{field} = {t[field]}, '
+                               f'img_scale = {cfg.img_scale}')
+    return out
+
+
+def _schedule_disagreements(cfg: Config) -> List[str]:
+    """The YOLOX schedule: [0, warmup) warm-up, cosine to 0.05 x lr until
+    max - last, constant for the last; the mode switch and the per-epoch
+    evaluation cover the last epochs."""
+    max_epochs, last = cfg.max_epochs, cfg.num_last_epochs
+    warmup, cosine, constant = cfg.param_scheduler
+    hook = [h for h in cfg.custom_hooks if h.type == 'YOLOXModeSwitchHook']
+    got = dict(
+        train_cfg_max_epochs=cfg.train_cfg.max_epochs,
+        val_interval=cfg.train_cfg.val_interval,
+        boundaries=[warmup.begin, warmup.end, cosine.begin, cosine.end,
+                    constant.begin, constant.end],
+        T_max=cosine.T_max,
+        eta_min=round(cosine.eta_min, 15),
+        lr=cfg.optim_wrapper.optimizer.lr,
+        mode_switch=[h.num_last_epochs for h in hook],
+        dynamic_intervals_ok=cfg.train_cfg.get('dynamic_intervals') in (
+            None, [(max_epochs - last, 1)]))
+    want = dict(
+        train_cfg_max_epochs=max_epochs,
+        val_interval=cfg.val_interval,
+        boundaries=[0, cfg.warmup_epochs, cfg.warmup_epochs,
+                    max_epochs - last, max_epochs - last, max_epochs],
+        T_max=max_epochs - last - cfg.warmup_epochs,
+        eta_min=round(0.05 * cfg.base_lr, 15),
+        lr=cfg.base_lr,
+        mode_switch=[last],
+        dynamic_intervals_ok=True)
+    return [f'{k} = {got[k]}, knobs say {want[k]}' for k in want
+            if got[k] != want[k]]
+
+
+def knob_disagreements(cfg: Config) -> List[str]:
+    """Where a top-level knob of ``cfg`` (``img_scale``, ``max_epochs``,
+    ``num_last_epochs``, ``warmup_epochs``, ``base_lr``, ``val_interval``,
+    ``batch_size``) disagrees with a dict that uses it, and where a
+    top-level pipeline is not the one its dataloader uses."""
+    out = []
+    pipelines = _pipelines(cfg)
+    for top, used in (('train_pipeline', 'train_dataloader.dataset.pipeline'),
+                      ('test_pipeline', 'val_dataloader.dataset.pipeline')):
+        if top in pipelines and used in pipelines \
+                and pipelines[top] != pipelines[used]:
+            out.append(f'{top} is not {used}')
+    if 'img_scale' in cfg:
+        out += _canvas_disagreements(cfg)
+    if 'param_scheduler' in cfg and 'max_epochs' in cfg:
+        out += _schedule_disagreements(cfg)
+    if 'batch_size' in cfg:
+        for loader in ('train_dataloader', 'val_dataloader'):
+            if cfg[loader].batch_size != cfg.batch_size:
+                out.append(f'{loader}.batch_size = {cfg[loader].batch_size}'
+                           f', batch_size = {cfg.batch_size}')
+    return out
+
+
+@pytest.mark.parametrize('path', ALL_CONFIGS)
+def test_knobs_agree_with_the_dicts(path):
+    cfg = read_config(osp.join(ROOT, path))
+    assert knob_disagreements(cfg) == []
+
+
+def _child(tmp_path: Path, lines: str) -> str:
+    path = tmp_path / 'child.py'
+    path.write_text(f'_base_ = {TREE!r}\n{lines}')
+    return str(path)
+
+
+def test_a_knob_set_alone_in_a_child_is_caught(tmp_path):
+    """mmengine's trap (STYLE.md 4.7): a knob re-assigned in a child does
+    not reach the dicts its base built; the knob check says where."""
+    cfg = read_config(_child(tmp_path, 'max_epochs = 20\n'
+                                       'img_scale = (320, 256)\n'))
+    found = knob_disagreements(cfg)
+    assert 'train_cfg_max_epochs = 200, knobs say 20' in found
+    assert 'boundaries = [0, 3, 3, 150, 150, 200], knobs say ' \
+           '[0, 3, 3, -30, -30, 20]' in found
+    assert ('train_dataloader.dataset.pipeline Mosaic.img_scale = '
+            '(416, 416), img_scale = (320, 256)') in found
+
+
+def _edit_knobs(source: str, dest: Path, **values) -> str:
+    """A copy of the config ``source`` with its lines ``name = ...``
+    replaced by ``values`` and its ``_base_`` made absolute."""
+    text = Path(source).read_text()
+    text = re.sub(r"^_base_ = '(.*)'$",
+                  lambda m: f'_base_ = {osp.join(osp.dirname(source), m[1])!r}',
+                  text, count=1, flags=re.M)
+    for name, value in values.items():
+        text, n = re.subn(rf'^{name} = .*$', f'{name} = {value}', text,
+                          count=1, flags=re.M)
+        assert n == 1, f'{name} is not a line of {source}'
+    dest.write_text(text)
+    return str(dest)
+
+
+def test_tree_knobs_propagate(tmp_path):
+    """Changing the knob lines of the tree config changes every dict built
+    from them: 20 epochs, last 5, warm-up 2, lr 0.02, canvas 320 x 256."""
+    cfg = read_config(_edit_knobs(
+        TREE, tmp_path / 'tree.py', max_epochs='20', num_last_epochs='5',
+        warmup_epochs='2', base_lr='0.02', img_scale='(320, 256)',
+        val_interval='4', batch_size='2'))
+    assert knob_disagreements(cfg) == []
+    assert [(s.type, s.begin, s.end) for s in cfg.param_scheduler] == [
+        ('QuadraticWarmupLR', 0, 2), ('CosineAnnealingLR', 2, 15),
+        ('ConstantLR', 15, 20)]
+    assert cfg.param_scheduler[1].T_max == 13
+    assert cfg.param_scheduler[1].eta_min == pytest.approx(0.001)
+    assert cfg.optim_wrapper.optimizer.lr == 0.02
+    assert cfg.custom_hooks[0].num_last_epochs == 5
+    assert (cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (20, 4)
+    assert cfg.default_hooks.checkpoint.interval == 4
+    assert cfg.train_dataloader.batch_size == 2
+    mosaic, affine = cfg.train_dataloader.dataset.pipeline[:2]
+    assert (mosaic.img_scale, mosaic.prob) == ((320, 256), 1.0)
+    assert affine.border == (-160, -128)
+    assert cfg.val_dataloader.dataset.pipeline[1].scale == (320, 256)
+
+
+def test_custom_template_knobs_propagate(tmp_path):
+    """The template's first block, edited as a user does
+    (docs/custom_dataset.md): 3 classes, 30 epochs, canvas 512."""
+    cfg = read_config(_edit_knobs(
+        CUSTOM, tmp_path / 'mine.py', classes="('a', 'b', 'c')",
+        max_epochs='30', num_last_epochs='4', warmup_epochs='1',
+        img_scale='(512, 512)', batch_size='16'))
+    assert knob_disagreements(cfg) == []
+    assert cfg.model.bbox_head.num_classes == 3
+    assert cfg.train_dataloader.dataset.dataset.metainfo.classes == (
+        'a', 'b', 'c')
+    assert [(s.begin, s.end) for s in cfg.param_scheduler] == [
+        (0, 1), (1, 26), (26, 30)]
+    assert cfg.train_cfg.dynamic_intervals == [(26, 1)]
+    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(0.01 * 16 / 64)
+    assert cfg.model.data_preprocessor.batch_augments[0].random_size_range \
+        == (384, 640)
+    assert cfg.train_dataloader.dataset.pipeline[1].border == (-256, -256)
+    # the base's pipeline at the canvas: s has no MixUp; l keeps it
+    assert 'MixUp' not in [t.type for t in cfg.train_pipeline]
+    # the pipelines follow the scale chosen in the first block: l keeps MixUp
+    cfg_l = read_config(_custom_with_base(tmp_path, 'yolox_l_8xb8-300e_coco.py'))
+    assert [t.img_scale for t in cfg_l.train_pipeline
+            if t.type == 'MixUp'] == [(640, 640)]
+
+
+def _custom_with_base(tmp_path: Path, scale_config: str) -> str:
+    text = Path(CUSTOM).read_text().replace(
+        "'../yolox_s_8xb8-300e_coco.py'",
+        repr(osp.join(ROOT, 'configs', scale_config)))
+    path = tmp_path / 'mine_base.py'
+    path.write_text(text)
+    return str(path)
+# ---- scales, recipes, and what users type ----
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_num_csp_blocks_follow_the_depth(path):
+    """CSP blocks per stage = round(3 x deepen_factor) in the backbone
+    (CSPDarknet scales its base depths 3 and 9 the same way) and in the
+    neck: 1 for nano/tiny/s (0.33), 2 for m (0.67), 3 for l, 4 for x."""
+    model = Config.fromfile(osp.join(ROOT, path)).model
+    if model.backbone.type != 'CSPDarknet':
+        pytest.skip('Darknet-53 / YOLOFPN have no deepen_factor')
+    assert model.neck.num_csp_blocks == round(3 * model.backbone.deepen_factor)
+
+
+def _types(pipeline) -> list:
+    return [t.type for t in pipeline]
+
+
+@pytest.mark.parametrize('scale,canvas,mixup,affine,mosaic_prob,sizes', [
+    ('l', (640, 640), True, (0.1, 2), None, (480, 800)),
+    ('m', (640, 640), True, (0.1, 2), None, (480, 800)),
+    ('x', (640, 640), True, (0.1, 2), None, (480, 800)),
+    ('s', (640, 640), False, (0.5, 1.5), None, (480, 800)),
+    ('tiny', (416, 416), False, (0.5, 1.5), None, (320, 640)),
+    ('nano', (416, 416), False, (0.5, 1.5), 0.5, (320, 640)),
+])
+def test_scale_augmentation(scale, canvas, mixup, affine, mosaic_prob, sizes):
+    """Paper section 3 ("Model size and data augmentation"): MixUp and
+    mosaic scale 0.1-2 for m/l/x, neither for s/tiny/nano (scale 0.5-1.5);
+    Megvii's tiny/nano exps: 416 canvas, multi-scale 320-640, nano's
+    mosaic_prob 0.5."""
+    cfg = read_config(
+        osp.join(ROOT, 'configs', f'yolox_{scale}_8xb8-300e_coco.py'))
+    train = cfg.train_dataloader.dataset.pipeline
+    assert ('MixUp' in _types(train)) == mixup
+    assert train[1].type == 'RandomAffine' and \
+        train[1].scaling_ratio_range == affine
+    assert train[0].get('prob') == mosaic_prob
+    assert cfg.img_scale == canvas
+    assert cfg.model.data_preprocessor.batch_augments[0].random_size_range \
+        == sizes
+    assert cfg.val_dataloader.dataset.pipeline[1].scale == canvas
+    assert cfg.test_dataloader == cfg.val_dataloader
+
+
+def test_tree_recipe():
+    """The recipe `make trees` was recorded with (README): 200 epochs, the
+    last 50 without Mosaic, 3 warm-up epochs, lr 0.01 at batch 4, 416
+    canvas, Mosaic on every image, scale 0.75-1.25, multi-scale 352-480,
+    evaluation and checkpoint every 50 epochs, seed 0."""
+    cfg = read_config(TREE)
+    assert (cfg.max_epochs, cfg.num_last_epochs, cfg.warmup_epochs,
+            cfg.base_lr, cfg.batch_size, cfg.img_scale, cfg.val_interval) \
+        == (200, 50, 3, 0.01, 4, (416, 416), 50)
+    assert knob_disagreements(cfg) == []
+    train = cfg.train_dataloader.dataset.pipeline
+    assert _types(train) == [
+        'Mosaic', 'RandomAffine', 'YOLOXHSVRandomAug', 'RandomFlip',
+        'Resize', 'Pad', 'FilterAnnotations', 'PackDetInputs']
+    assert (train[0].prob, train[1].scaling_ratio_range) == (1.0,
+                                                             (0.75, 1.25))
+    assert cfg.model.data_preprocessor.batch_augments[0].random_size_range \
+        == (352, 480)
+    assert cfg.train_cfg.dynamic_intervals is None
+    assert cfg.model.bbox_head.num_classes == 1
+    assert (cfg.model.test_cfg.score_thr, cfg.model.test_cfg.max_per_img) \
+        == (0.001, 300)
+    assert cfg.randomness.seed == 0
+    assert _types(cfg.custom_hooks) == [
+        'YOLOXModeSwitchHook', 'SyncNormHook', 'EMAHook',
+        'DeterministicResumeHook']
+
+
+def test_pss_recipe():
+    """Selector training: 40 epochs, linear warm-up from 0.1 x lr for one
+    epoch, then the YOLOX cosine/constant phases; FreezeExceptHook first."""
+    cfg = read_config(
+        osp.join(ROOT, 'configs', 'yolox_nano_pss_1xb4-40e_deepforest.py'))
+    assert [(s.type, s.begin, s.end) for s in cfg.param_scheduler] == [
+        ('LinearLR', 0, 1), ('CosineAnnealingLR', 1, 30),
+        ('ConstantLR', 30, 40)]
+    assert cfg.param_scheduler[0].start_factor == 0.1
+    assert _types(cfg.custom_hooks)[:2] == ['FreezeExceptHook',
+                                            'YOLOXModeSwitchHook']
+    assert cfg.custom_hooks[1].num_last_epochs == 10
+    assert cfg.model.bbox_head.type == 'YOLOXPSSHead'
+
+
+def _parse(argv: list) -> argparse.Namespace:
+    """``tools/train.py``'s launch arguments (``--cfg-options`` ...)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    add_launch_args(parser)
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize('name', ['yolox_s_8xb8-300e_coco.py',
+                                  'yolox_nano_1xb4-200e_deepforest.py'])
+def test_cfg_options(name):
+    args = _parse([osp.join(ROOT, 'configs', name), '--cfg-options',
+                   'train_cfg.max_epochs=3', 'randomness.seed=1',
+                   'param_scheduler.2.end=3', 'model.bbox_head.num_classes=2'])
+    cfg = read_config(args.config, args.cfg_options)
+    assert cfg.train_cfg.max_epochs == 3
+    assert cfg.randomness.seed == 1
+    assert cfg.param_scheduler[2].end == 3
+    assert cfg.model.bbox_head.num_classes == 2
+    assert read_config(args.config).train_cfg.max_epochs in (300, 200)
+
+
+@pytest.mark.parametrize('name,last', [('yolox_s_8xb8-300e_coco.py', 15),
+                                       ('yolox_nano_1xb4-200e_deepforest.py',
+                                        50)])
+def test_runner_builds(name, last, tmp_path):
+    """What ``tools/train.py CONFIG`` builds before it reads data: the
+    Runner with the model and the hooks."""
+    cfg = read_config(osp.join(ROOT, 'configs', name))
+    cfg.work_dir = str(tmp_path)
+    cfg.launcher = 'none'
+    cfg.visualizer.name = f'visualizer_{name}'  # one instance per runner
+    runner = Runner.from_cfg(cfg)
+    assert type(runner.model).__name__ == 'YOLOX'
+    switch = [h for h in runner.hooks
+              if type(h).__name__ == 'YOLOXModeSwitchHook']
+    assert [h.num_last_epochs for h in switch] == [last]
