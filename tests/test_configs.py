@@ -201,6 +201,12 @@ def _schedule_disagreements(cfg: Config) -> List[str]:
             if got[k] != want[k]]
 
 
+def _unscoped(pipeline) -> list:
+    """Without the ``_scope_`` mmengine puts into the items of a top-level
+    list of a ``yolox_mm::`` base (and not into nested ones)."""
+    return [{k: v for k, v in t.items() if k != '_scope_'} for t in pipeline]
+
+
 def knob_disagreements(cfg: Config) -> List[str]:
     """Where a top-level knob of ``cfg`` (``img_scale``, ``max_epochs``,
     ``num_last_epochs``, ``warmup_epochs``, ``base_lr``, ``val_interval``,
@@ -211,7 +217,7 @@ def knob_disagreements(cfg: Config) -> List[str]:
     for top, used in (('train_pipeline', 'train_dataloader.dataset.pipeline'),
                       ('test_pipeline', 'val_dataloader.dataset.pipeline')):
         if top in pipelines and used in pipelines \
-                and pipelines[top] != pipelines[used]:
+                and _unscoped(pipelines[top]) != _unscoped(pipelines[used]):
             out.append(f'{top} is not {used}')
     if 'img_scale' in cfg:
         out += _canvas_disagreements(cfg)
@@ -446,3 +452,24 @@ def test_runner_builds(name, last, tmp_path):
     switch = [h for h in runner.hooks
               if type(h).__name__ == 'YOLOXModeSwitchHook']
     assert [h.num_last_epochs for h in switch] == [last]
+
+
+def test_another_project_changes_a_knob_through_the_scope(tmp_path):
+    """configs/README.md's example: a child of ``yolox_mm::`` tree config
+    re-derives the schedule for 100 epochs (last 50, warm-up 3 kept)."""
+    child = tmp_path / 'my_yolox.py'
+    child.write_text(
+        "_base_ = 'yolox_mm::yolox_nano_1xb4-200e_deepforest.py'\n"
+        'from yolox_mm.utils.config_deltas import set_fields, '
+        'yolox_lr_schedule  # noqa: E402\n\n'
+        'max_epochs = 100\n'
+        'train_cfg = dict(max_epochs=max_epochs)\n'
+        'param_scheduler = yolox_lr_schedule(max_epochs, '
+        '_base_.num_last_epochs,\n'
+        '                                    _base_.warmup_epochs, '
+        '_base_.base_lr)\n')
+    cfg = read_config(str(child))
+    assert knob_disagreements(cfg) == []
+    assert [(s.begin, s.end) for s in cfg.param_scheduler] == [
+        (0, 3), (3, 50), (50, 100)]
+    assert cfg.model.get('_scope_') == 'yolox_mm'
