@@ -8,16 +8,18 @@ the configs against (the resolved dicts must not change).
 
 Each file holds ``pprint.pformat(cfg.to_dict())``: keys sorted, tuples kept
 apart from lists, so two files are equal exactly when the two configs
-resolve to the same dict. ``--compare OLD`` prints the configs whose text
-differs from ``OLD``'s and exits with 1 if any does.
+resolve to the same dict. ``--compare OLD`` prints, for each config whose
+text differs from ``OLD``'s, the keys that differ (``a.b[0].c: old ->
+new``) and exits with 1 if any does.
 """
 import argparse
+import ast
 import os
 import os.path as osp
 import pprint
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from yolox_mm.utils.launch import read_config
 
@@ -59,6 +61,21 @@ def differing(new: Dict[str, str], old_dir: str) -> List[str]:
     return sorted(n for n in set(old) | set(new) if old.get(n) != new.get(n))
 
 
+def changed_keys(old: Any, new: Any, path: str = '') -> List[str]:
+    """``path: old -> new`` for every leaf where two resolved dicts differ
+    (``'<absent>'`` for a missing key)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [line for k in sorted(set(old) | set(new), key=str)
+                for line in changed_keys(old.get(k, '<absent>'),
+                                         new.get(k, '<absent>'),
+                                         f'{path}.{k}' if path else str(k))]
+    if (isinstance(old, (list, tuple)) and type(old) is type(new)
+            and len(old) == len(new)):
+        return [line for i, (a, b) in enumerate(zip(old, new))
+                for line in changed_keys(a, b, f'{path}[{i}]')]
+    return [] if old == new else [f'{path}: {old!r} -> {new!r}']
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('out_dir')
@@ -69,8 +86,17 @@ def main() -> int:
     if args.compare is None:
         return 0
     changed = differing(texts, args.compare)
+    for name in changed:
+        old_file = Path(args.compare) / name
+        old = old_file.read_text(encoding='utf-8') if old_file.exists() \
+            else '{}'
+        new = texts.get(name, '{}')
+        sys.stdout.write(f'{name}:\n')
+        for line in changed_keys(ast.literal_eval(old),
+                                 ast.literal_eval(new)):
+            sys.stdout.write(f'    {line}\n')
     sys.stdout.write(f'{len(texts) - len(changed)} identical, '
-                     f'{len(changed)} differ: {changed}\n')
+                     f'{len(changed)} differ\n')
     return 1 if changed else 0
 
 

@@ -473,3 +473,14 @@ def test_another_project_changes_a_knob_through_the_scope(tmp_path):
     assert [(s.begin, s.end) for s in cfg.param_scheduler] == [
         (0, 3), (3, 50), (50, 100)]
     assert cfg.model.get('_scope_') == 'yolox_mm'
+
+
+def test_snapshot_comparison_names_the_changed_keys():
+    """tests.resolved_configs: how a refactoring of the configs is checked
+    (the resolved dicts before and after)."""
+    from tests.resolved_configs import changed_keys
+    assert changed_keys({'a': [1, {'b': (2, 3)}], 'c': 1},
+                        {'a': [1, {'b': (2, 4)}], 'd': 1}) == [
+        'a[1].b[1]: 3 -> 4', "c: 1 -> '<absent>'", "d: '<absent>' -> 1"]
+    assert changed_keys({'a': (1, 2)}, {'a': [1, 2]}) == [
+        'a: (1, 2) -> [1, 2]']  # a tuple is not a list
