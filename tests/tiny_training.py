@@ -141,6 +141,9 @@ TREE_CONFIG = REPO / 'configs' / 'yolox_nano_1xb4-200e_deepforest.py'
 
 _TINY_CONFIG = """\
 _base_ = {base!r}
+from yolox_mm.utils.config_deltas import (  # noqa: E402
+    set_fields, with_canvas)
+
 custom_imports = dict(
     imports=['yolox_mm', 'tests.tiny_training'{extra_imports}],
     allow_failed_imports=False)
@@ -152,21 +155,12 @@ num_last_epochs = {num_last_epochs}
 base_lr = 0.01
 
 # a new size every iteration: the most sensitive case for resume and DDP
-model = dict(data_preprocessor=dict(batch_augments=[
-    dict(type='BatchSyncRandomResize', random_size_range=(96, 160),
-         size_divisor=32, interval=1)
-]))
-train_pipeline = [
-    dict(type='Mosaic', img_scale=img_scale, pad_val=114.0),
-    dict(type='RandomAffine', scaling_ratio_range=(0.5, 1.5),
-         border=(-img_scale[0] // 2, -img_scale[1] // 2)),  # (w, h)
-    dict(type='YOLOXHSVRandomAug'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='Pad', pad_to_square=True, pad_val=dict(img=(114.0, ) * 3)),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1), keep_empty=False),
-    dict(type='PackDetInputs')
-]
+model = dict(data_preprocessor=dict(batch_augments=set_fields(
+    _base_.model.data_preprocessor.batch_augments, 'BatchSyncRandomResize',
+    random_size_range=(96, 160), interval=1)))
+train_pipeline = set_fields(
+    _base_.train_pipeline, 'RandomAffine', scaling_ratio_range=(0.5, 1.5))
+train_pipeline = with_canvas(train_pipeline, img_scale)
 train_dataloader = dict(
     batch_size=2,
     num_workers=0,
@@ -180,13 +174,9 @@ val_evaluator = None
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = {param_scheduler}
-custom_hooks = [
-    dict(type='YOLOXModeSwitchHook', num_last_epochs=num_last_epochs,
-         priority=48),
-    dict(type='SyncNormHook', priority=48),
-    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002,
-         update_buffers=True, priority=49),
-    dict(type='DeterministicResumeHook'),
+custom_hooks = set_fields(
+    _base_.custom_hooks, 'YOLOXModeSwitchHook',
+    num_last_epochs=num_last_epochs) + [
     dict(type='ProbeEpochStateHook'),
     dict(type='ProbeRankStateHook'),
     dict(type='ProbeLossNormHook'),{extra_hooks}
