@@ -27,5 +27,6 @@ param_scheduler[0] = dict(type='LinearLR', start_factor=0.1, by_epoch=True,
                           begin=0, end=warmup_epochs,
                           convert_to_iter_based=True)
 custom_hooks = [dict(type='FreezeExceptHook')] + set_fields(
-    _base_.custom_hooks, 'YOLOXModeSwitchHook', num_last_epochs=num_last_epochs)
+    _base_.custom_hooks, 'YOLOXModeSwitchHook',
+    num_last_epochs=num_last_epochs)
 default_hooks = dict(checkpoint=dict(interval=val_interval))

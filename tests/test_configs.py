@@ -86,9 +86,10 @@ def _build(name):
 
 
 def test_darknet53_parameter_counts():
-    """Megvii's YOLOX-DarkNet53 at 80 classes (Megvii's README
-    63.7 M; module tree of yolox/models/darknet.py and yolo_fpn.py): backbone 52,651,744, YOLOFPN 3,692,544, head with its
-    stems 7,380,479 (our stems are the neck's out_convs)."""
+    """Megvii's YOLOX-DarkNet53 at 80 classes (Megvii's README 63.7 M;
+    module tree of yolox/models/darknet.py and yolo_fpn.py): backbone
+    52,651,744, YOLOFPN 3,692,544, head with its stems 7,380,479 (our stems
+    are the neck's out_convs)."""
     model = _build('yolox_darknet53_8xb8-300e_coco.py')
     stems = _count(model.neck.out_convs)
     assert _count(model.backbone) == 52_651_744
@@ -261,7 +262,8 @@ def _edit_knobs(source: str, dest: Path, **values) -> str:
     replaced by ``values`` and its ``_base_`` made absolute."""
     text = Path(source).read_text()
     text = re.sub(r"^_base_ = '(.*)'$",
-                  lambda m: f'_base_ = {osp.join(osp.dirname(source), m[1])!r}',
+                  lambda m: '_base_ = ' + repr(
+                      osp.join(osp.dirname(source), m[1])),
                   text, count=1, flags=re.M)
     for name, value in values.items():
         text, n = re.subn(rf'^{name} = .*$', f'{name} = {value}', text,
@@ -316,7 +318,8 @@ def test_custom_template_knobs_propagate(tmp_path):
     # the base's pipeline at the canvas: s has no MixUp; l keeps it
     assert 'MixUp' not in [t.type for t in cfg.train_pipeline]
     # the pipelines follow the scale chosen in the first block: l keeps MixUp
-    cfg_l = read_config(_custom_with_base(tmp_path, 'yolox_l_8xb8-300e_coco.py'))
+    cfg_l = read_config(
+        _custom_with_base(tmp_path, 'yolox_l_8xb8-300e_coco.py'))
     assert [t.img_scale for t in cfg_l.train_pipeline
             if t.type == 'MixUp'] == [(640, 640)]
 

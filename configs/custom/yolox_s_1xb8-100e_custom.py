@@ -75,8 +75,8 @@ train_cfg = dict(
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = yolox_lr_schedule(max_epochs, num_last_epochs, warmup_epochs,
                                     base_lr)
-custom_hooks = set_fields(
-    _base_.custom_hooks, 'YOLOXModeSwitchHook', num_last_epochs=num_last_epochs)
+custom_hooks = set_fields(_base_.custom_hooks, 'YOLOXModeSwitchHook',
+                          num_last_epochs=num_last_epochs)
 default_hooks = dict(
     checkpoint=dict(
         interval=val_interval, max_keep_ckpts=2, save_best='coco/bbox_mAP'))
