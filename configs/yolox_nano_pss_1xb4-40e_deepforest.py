@@ -19,8 +19,9 @@ base_lr = 0.01
 val_interval = max_epochs  # evaluate and save once, at the end
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=val_interval)
-# the tree schedule at these lengths, with a linear warm-up from 0.1 x lr
-# (the selector starts on trained features) instead of the quadratic one
+optim_wrapper = dict(optimizer=dict(lr=base_lr))
+# the YOLOX schedule at these lengths, with a linear warm-up from 0.1 x lr
+# instead of the quadratic one
 param_scheduler = yolox_lr_schedule(max_epochs, num_last_epochs, warmup_epochs,
                                     base_lr)
 param_scheduler[0] = dict(type='LinearLR', start_factor=0.1, by_epoch=True,
