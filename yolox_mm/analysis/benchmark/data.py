@@ -228,7 +228,7 @@ def _dataset_files(opts: Options, sizes: Sizes):
                f'synthetic COCO, {num} JPEGs {width}x{height}, 1-14 boxes')
 
 
-def _rows(rates: Dict[str, Tuple[float, float]]
+def rate_rows(rates: Dict[str, Tuple[float, float]]
           ) -> Tuple[List[list], List[SummaryRow]]:
     """Rows ours and ours + ``cache_images`` x the two modes; Megvii's
     cells are ``'-'`` when it was not run (no ``'megvii'`` in ``rates``)."""
@@ -292,7 +292,7 @@ def section_data(sizes: Sizes, opts: Options,
     finally:
         cv2.setNumThreads(cv2_threads)
     scale = sizes.c_scale
-    rows, summary = _rows(rates)
+    rows, summary = rate_rows(rates)
     title = (f'(c) training data pipeline {" -> ".join(names)} at '
              f'{scale}x{scale}; {what}; samples/s (median of '
              f'{sizes.repeats} passes of {sizes.c_samples} samples; '
