@@ -7,8 +7,10 @@ mmdet's, and Megvii's forward + ``yolox.utils.postprocess`` (yolox-datamint
 0.3.1, score threshold and class-aware NMS at the same settings,
 :func:`~.megvii.megvii_predict`), same weights (Megvii's through the key
 map); the detections and the raw head outputs are compared with mmdet's.
-The weights are calibrated (:mod:`yolox_mm.testing.calibrate`) so that 10 % of the priors pass
-``score_thr`` (a plausible NMS load). FLOPs are counted
+The weights are calibrated (:mod:`yolox_mm.testing.calibrate`) so that
+10 % of the priors pass ``score_thr`` (a plausible NMS load). Megvii's NMS
+is mmcv's compiled one behind a torchvision stand-in when torchvision is
+not installed (:mod:`yolox_mm.testing.megvii`). FLOPs are counted
 (:func:`~.flops.conv_flops`) and the attained GFLOP/s is compared with the
 fp32 peak of a ``torch.mm``.
 """
