@@ -229,7 +229,7 @@ def _dataset_files(opts: Options, sizes: Sizes):
 
 
 def rate_rows(rates: Dict[str, Tuple[float, float]]
-          ) -> Tuple[List[list], List[SummaryRow]]:
+              ) -> Tuple[List[list], List[SummaryRow]]:
     """Rows ours and ours + ``cache_images`` x the two modes; Megvii's
     cells are ``'-'`` when it was not run (no ``'megvii'`` in ``rates``)."""
     rows, summary = [], []
