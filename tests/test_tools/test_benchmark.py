@@ -5,6 +5,7 @@ same assignment, same losses, same detections), and the CLI once
 (``--smoke``, slow).
 """
 import dataclasses
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,11 @@ import torch
 from mmengine.structures import InstanceData
 from torch import nn
 
+from yolox_mm.analysis.benchmark import megvii as bench_megvii
 from yolox_mm.analysis.benchmark import report
 from yolox_mm.analysis.benchmark.assign import section_assign
+from yolox_mm.analysis.benchmark.data import rate_rows as data_rows
+from yolox_mm.analysis.benchmark.data import section_data
 from yolox_mm.analysis.benchmark.flops import conv_flops
 from yolox_mm.analysis.benchmark.infer import (INFER_MODELS,
                                                detection_distance,
@@ -39,6 +43,9 @@ SCRIPT = REPO / 'tools' / 'analysis_tools' / 'benchmark.py'
 TINY = dataclasses.replace(SMOKE, a_imgs=1, a_size=96, a_gts=(5, 20),
                            a_check_gts=(5, 20), d_size=64, d_batch=1,
                            d_gts=3, e_cases=(('nano', 64), ), mm_n=64)
+#: Section c at a 128 px canvas on 6 synthetic JPEGs 160 x 120.
+TINY_C = dataclasses.replace(SMOKE, c_scale=128, c_img_wh=(160, 120),
+                             c_images=6)
 OPTS = Options(max_mem_gb=1.0)
 
 
@@ -167,7 +174,11 @@ def test_sections_a_and_b_agree_with_mmdet():
     assert all(float(d) < 1e-6 for d in b.column('max rel. loss diff'))
 
 
-def test_sections_d_and_e_agree_with_mmdet():
+def _positive_ms(cells) -> bool:
+    return all(math.isfinite(float(c)) and float(c) > 0 for c in cells)
+
+
+def test_sections_d_and_e_agree_with_mmdet_and_megvii():
     torch.manual_seed(0)
     d = section_train(TINY, OPTS)
     assert d.column('model') == ['YOLOX-nano 64']
@@ -176,15 +187,57 @@ def test_sections_d_and_e_agree_with_mmdet():
     # (8e-6 to 1.1e-4 measured over seeds 0-3; test_parity/test_train_step
     # checks bit-for-bit equality with Swish replaced)
     assert float(d.column('first-iter loss max rel. diff')[0]) < 1e-3
+    # Megvii: the same SiLU and SPP forward, so its get_losses on the same
+    # weights and batch gives our losses (relative 1e-5, the bound of
+    # test_parity/test_loss.py; measured 0 to 6e-8)
+    assert float(d.column('vs Megvii')[0]) <= 1e-5
+    assert _positive_ms(d.column('Megvii ms/iter') + d.column('ours ms/iter'))
+    assert d.column('speed-up vs Megvii')[0].endswith('x')
+    assert [s.name for s in d.summary] == [
+        '(d) train iteration YOLOX-nano 64 b1, vs mmdet',
+        '(d) train iteration YOLOX-nano 64 b1, vs Megvii']
     e = section_infer(TINY, OPTS)
-    assert e.column('impl') == [label for _, label in INFER_MODELS]
-    for cell in e.column('detections vs mmdet (count, box distance, raw '
-                         'outputs)')[:3]:
+    assert e.column('impl') == [label for _, label in INFER_MODELS] + [
+        'Megvii']
+    assert _positive_ms(e.column('ms'))
+    # ours and Megvii: same count as mmdet's and the same boxes
+    cells = e.column('detections vs mmdet (count, box distance, raw '
+                     'outputs)')
+    for cell in cells[:3] + cells[4:]:
         counts, dist, _ = cell.split(', ')
         n_ours, n_mmdet = counts.split(' vs ')
         assert n_ours == n_mmdet
         assert float(dist.split()[-2]) < 0.1  # px
-    assert len(e.summary) == 3
+    assert all(c.endswith('x') for c in e.column('speed-up vs Megvii')[:3])
+    assert e.column('speed-up vs Megvii')[3:] == ['-', '-']
+    assert len(e.summary) == 6
+
+
+def test_section_c_has_the_megvii_column():
+    c = section_data(TINY_C, OPTS)
+    assert c.column('impl') == ['ours'] * 2 + ['ours + cache_images'] * 2
+    for name in ('ours samples/s', 'mmdet samples/s', 'Megvii samples/s'):
+        assert _positive_ms(c.column(name)), name
+    assert all(c.endswith('x') for c in c.column('speed-up vs Megvii'))
+    assert len(c.summary) == 8
+    assert sum('vs Megvii' in s.name for s in c.summary) == 4
+
+
+def test_without_megvii_its_cells_are_dashes(monkeypatch):
+    rates = dict(ours=(10.0, 20.0), cached=(40.0, 50.0), mmdet=(5.0, 10.0))
+    rows, summary = data_rows(rates)
+    assert rows[0] == ['ours', '1 process', '10.0', '5.0', '-', '2.00x', '-',
+                       '100.0 / 200.0 / -']
+    assert [s.measured for s in summary] == [2.0, 2.0, 8.0, 5.0]
+    rates['megvii'] = (20.0, 40.0)
+    rows, summary = data_rows(rates)
+    assert rows[3][4:] == ['40.0', '5.00x', '1.25x', '20.0 / 100.0 / 25.0']
+    assert len(summary) == 8
+    # asked for but not installed: a clear error naming the way out
+    monkeypatch.setattr(bench_megvii, 'megvii_available', lambda: False)
+    with pytest.raises(ImportError, match='--no-megvii'):
+        bench_megvii.use_megvii(OPTS)
+    assert not bench_megvii.use_megvii(Options(megvii=False))
 
 
 def test_run_sections_rejects_unknown_letters():
@@ -203,5 +256,5 @@ def test_cli_smoke_runs_every_section():
     for section in ('(a) SimOTA assignment', '(b) loss_by_feat',
                     '(c) training data pipeline',
                     '(d) one training iteration', '(e) inference latency',
-                    SUMMARY_TITLE):
+                    'Megvii samples/s', 'Megvii ms/iter', SUMMARY_TITLE):
         assert section in proc.stdout, section

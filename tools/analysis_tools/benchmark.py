@@ -1,10 +1,13 @@
-"""Speed and memory of yolox_mm against mmdet 3.3.0, side by side.
+"""Speed and memory of yolox_mm against mmdet 3.3.0 and (sections c, d, e)
+Megvii's YOLOX (yolox-datamint 0.3.1), side by side.
 
 Usage::
 
     .venv/bin/python tools/analysis_tools/benchmark.py            # all
     .venv/bin/python tools/analysis_tools/benchmark.py --sections ad
     .venv/bin/python tools/analysis_tools/benchmark.py --smoke    # CI, < 1 min
+    .venv/bin/python tools/analysis_tools/benchmark.py --sections cde \
+        --data-root data/deepforest/     # c on the tree tiles
 
 A thin CLI over :mod:`yolox_mm.analysis.benchmark`, which documents what
 each section measures and how. Tables go to stdout, progress to stderr;
@@ -30,12 +33,15 @@ from yolox_mm.analysis.benchmark.run import (run_sections,  # noqa: E402
                                              summary_text)
 from yolox_mm.analysis.benchmark.sizes import FULL, SMOKE  # noqa: E402
 from yolox_mm.analysis.benchmark.sizes import Options  # noqa: E402
+from yolox_mm.testing.megvii import (INSTALL_HINT,  # noqa: E402
+                                     megvii_available, megvii_version)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='yolox_mm vs mmdet 3.3.0: SimOTA, loss, data pipeline, '
-        'training iteration and inference, side by side.')
+        description='yolox_mm vs mmdet 3.3.0 (and Megvii yolox 0.3.1 in c, '
+        'd, e): SimOTA, loss, data pipeline, training iteration and '
+        'inference, side by side.')
     parser.add_argument('--sections', default='abcde',
                         help='any of a (SimOTA), b (loss_by_feat), c (data '
                         'pipeline), d (training iteration), e (inference); '
@@ -70,6 +76,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--profile', action='store_true',
                         help='print torch.profiler top ops of ours in a '
                         '(G=50) and d')
+    parser.add_argument('--no-megvii', action='store_true',
+                        help='leave out the Megvii column of c, d and e '
+                        '(needed when yolox-datamint is not installed)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     unknown = set(args.sections) - set('abcde')
@@ -89,7 +98,7 @@ def sizes_and_options(args: argparse.Namespace):
                    time_budget=args.time_budget, max_mem_gb=args.max_mem_gb,
                    profile=args.profile, data_root=args.data_root,
                    ann_file=args.ann_file, img_prefix=args.img_prefix,
-                   num_images=args.num_images)
+                   num_images=args.num_images, megvii=not args.no_megvii)
     return dataclasses.replace(sizes, **overrides), opts
 
 
@@ -109,8 +118,15 @@ def main(argv=None) -> int:
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)
 
+    with_megvii = opts.megvii and bool(set(args.sections) & set('cde'))
+    if with_megvii and not megvii_available():
+        print('Megvii YOLOX (yolox) is not installed: install it '
+              f'({INSTALL_HINT}) or pass --no-megvii', file=sys.stderr)
+        return 2
     start = time.perf_counter()
-    print(f'yolox_mm vs mmdet {mmdet.__version__}, torch {torch.__version__}'
+    megvii = f', Megvii yolox {megvii_version()}' if with_megvii else ''
+    print(f'yolox_mm vs mmdet {mmdet.__version__}{megvii}, torch '
+          f'{torch.__version__}'
           f', {os.cpu_count()} CPU(s), torch threads {args.threads}'
           + (' [SMOKE: tiny sizes, ratios not meaningful]'
              if args.smoke else ''), flush=True)

@@ -1,9 +1,14 @@
-"""Speed and memory of yolox_mm against mmdet 3.3.0, side by side.
+"""Speed and memory of yolox_mm against mmdet 3.3.0 and, where it has the
+same function (sections c, d, e), Megvii's official YOLOX (yolox-datamint
+0.3.1, import name ``yolox``), side by side.
 
-One run measures both implementations on the same inputs; each section
-(one module here) returns a table of absolute figures and the ratio ours /
-mmdet (:class:`~.report.SectionResult`), and :mod:`.run` collects the
-ratios in a summary. The CLI is ``tools/analysis_tools/benchmark.py``::
+One run measures the implementations on the same inputs, interleaved; each
+section (one module here) returns a table of absolute figures and the
+ratios ours / mmdet and ours / Megvii (:class:`~.report.SectionResult`),
+and :mod:`.run` collects the ratios in a summary. ``--no-megvii``
+(``Options.megvii=False``) leaves the Megvii column out (needed when
+yolox-datamint is not installed). The CLI is
+``tools/analysis_tools/benchmark.py``::
 
     .venv/bin/python tools/analysis_tools/benchmark.py            # all
     .venv/bin/python tools/analysis_tools/benchmark.py --sections ad
@@ -45,18 +50,29 @@ c. **Training data pipeline**: Mosaic -> RandomAffine -> MixUp -> HSV ->
    (persistent, warmed up, ``pseudo_collate``, batch 8). Data: a synthetic
    COCO-format set of JPEGs written to a temporary directory before timing
    (200 images 640 x 480, smooth noise, 1-14 boxes, 80 classes), or a real
-   set with ``--data-root/--ann-file/--img-prefix``.
+   set with ``--data-root/--ann-file/--img-prefix``. Megvii: its
+   ``MosaicDetection`` + ``TrainTransform(max_labels=120)`` over the same
+   images (:class:`yolox_mm.testing.megvii_data.MegviiCocoAdapter`) with
+   our pipeline's settings (mosaic prob 1, degrees, translate, scale,
+   shear, MixUp on with our ratio range, HSV, flip, the same canvas), its
+   DataLoader collating with torch's ``default_collate``.
 d. **One training iteration** of YOLOX-s at 640, batch 4 (30 GT per image):
    ``model.train_step`` = data preprocessor (no batch resize) -> forward ->
    loss -> backward -> SGD step (momentum 0.9, Nesterov, weight decay 5e-4)
    through an mmengine ``OptimWrapper``. mmdet's model from its config,
-   ours from ours with mmdet's state_dict loaded (identical keys).
+   ours from ours with mmdet's state_dict loaded (identical keys). Megvii:
+   ``YOLOX`` (YOLOPAFPN + YOLOXHead) with the same weights (key map of
+   :mod:`yolox_mm.utils.megvii_checkpoint`) and batch (padded cxcywh
+   targets): forward with ``get_losses`` -> backward -> the same SGD step.
+   The first iteration's losses are compared with both.
 e. **Inference latency** at batch 1, YOLOX-s at 640 and YOLOX-nano at 416:
    ``model.predict`` (post-processing and NMS included, ``rescale=True``)
    on a preprocessed input: ours, ours after ``fuse_conv_bn``, ours after
-   ``optimize_for_inference(fuse_conv_bn=True, channels_last=True)``
-    and mmdet's, same weights; the detections
-   and the raw head outputs are compared with mmdet's. The head's
+   ``optimize_for_inference(fuse_conv_bn=True, channels_last=True)``,
+   mmdet's and Megvii's forward + ``yolox.utils.postprocess`` (NMS: mmcv's
+   compiled ``nms`` behind a torchvision stand-in when torchvision is
+   missing), same weights; the detections and the raw head outputs are
+   compared with mmdet's. The head's
    objectness bias is shifted so that 10 % of the priors pass
    ``score_thr`` (a plausible NMS load; random weights would otherwise
    give all or none). FLOPs are counted analytically (every
@@ -103,6 +119,7 @@ Method:
   underestimate fails the child (``failed``), never the machine; a case is
   timed in the main process only after its child succeeded.
 
-Speed-up = mmdet time / our time; memory ratio = ours / mmdet. The goals
+Speed-up = their time / our time (mmdet or Megvii); memory ratio = ours /
+mmdet. The goals
 these ratios are held against are in ``docs/benchmarks.md``.
 """

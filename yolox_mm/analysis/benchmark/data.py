@@ -4,11 +4,19 @@ Mosaic -> RandomAffine -> MixUp -> HSV -> flip -> resize -> pad -> filter ->
 pack: the pipelines of our ``configs/_base_/datasets/coco_yolox.py``
 (``YOLOXMixImageDataset`` with our Mosaic/MixUp) and of mmdet's
 ``yolox_s_8xb8-300e_coco.py`` (``MultiImageMixDataset`` with mmdet's
-Mosaic/MixUp); all other transforms are mmdet's in both. A third row runs
-ours with ``cache_images=True`` (decoded images kept in RAM), timed after
-one untimed pass over every index. Samples/s in one process (``dataset[i]``
-in a loop) and through a DataLoader with 2 workers (persistent, warmed up,
-``pseudo_collate``). Data: a synthetic COCO-format set of JPEGs
+Mosaic/MixUp); all other transforms are mmdet's in both. A second row
+runs ours with ``cache_images=True`` (decoded images kept in RAM), timed
+after one untimed pass over every index. The third column is Megvii's
+``MosaicDetection`` + ``TrainTransform`` (yolox-datamint 0.3.1) over the
+same images through :class:`~yolox_mm.testing.megvii_data.
+MegviiCocoAdapter`, with our pipeline's settings
+(:func:`~yolox_mm.testing.megvii_data.megvii_settings`: mosaic prob 1,
+degrees, translate, scale, shear, MixUp on with our ratio range, HSV, flip
+0.5, the same canvas). Samples/s in one process (``dataset[i]`` in a loop,
+the implementations interleaved) and through a DataLoader with 2 workers
+(persistent, warmed up; ours and mmdet with ``pseudo_collate``, Megvii with
+torch's ``default_collate``, as its own ``DataLoader``). Data: a synthetic
+COCO-format set of JPEGs
 (:func:`yolox_mm.testing.synthetic.write_synthetic_coco`) in a temporary
 directory, or a real set (``Options.data_root``).
 """
@@ -22,7 +30,7 @@ import random
 import statistics
 import tempfile
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -32,16 +40,25 @@ from mmengine.config import Config
 
 from yolox_mm.testing.reference import MMDET_CONFIGS, OUR_CONFIGS
 from yolox_mm.testing.synthetic import write_synthetic_coco
+from .megvii import use_megvii
 from .report import SectionResult, SummaryRow, fmt_ratio
 from .sizes import Options, Sizes
 from .timing import time_interleaved
 
-HEADER = ('impl', 'mode', 'ours samples/s', 'mmdet samples/s', 'speed-up',
-          'ms/sample ours / mmdet')
+HEADER = ('impl', 'mode', 'ours samples/s', 'mmdet samples/s',
+          'Megvii samples/s', 'speed-up vs mmdet', 'speed-up vs Megvii',
+          'ms/sample ours / mmdet / Megvii')
 CACHE_NOTE = ('cache_images: decoded images held in RAM '
               '(YOLOXMixImageDataset), timed after one pass over every index '
               '(the first epoch), so no JPEG is decoded; mmdet has no such '
-              'option.')
+              'option, Megvii\'s (--cache: a memmap file of resized images) '
+              'is not run; its ratios are against their uncached rates.')
+
+MEGVII_NOTE = ("Megvii: yolox-datamint 0.3.1 MosaicDetection + TrainTransform "
+               "(max_labels=120) over the same images (MegviiCocoAdapter), "
+               "our pipeline's degrees/translate/scale/shear/MixUp range, "
+               "HSV and flip; its samples are float32 [3, H, W] with padded "
+               "cxcywh labels, collated by torch's default_collate.")
 
 
 def scaled_pipeline(pipeline: list, scale: int) -> list:
@@ -148,11 +165,13 @@ def single_process_seconds(datasets: Dict[str, object], sizes: Sizes,
     return times
 
 
-def loader_rate(ds, sizes: Sizes, seed: int) -> float:
+def loader_rate(ds, sizes: Sizes, seed: int,
+                collate: Optional[Callable] = None) -> float:
     """Median samples/s of a 2-worker DataLoader over ``sizes.c_batches``
     batches, after a warm-up that starts the (persistent) workers and, for
     a ``cache_images`` dataset, runs twice over the whole set (each worker
-    fills its own cache)."""
+    fills its own cache). ``collate``: mmengine's ``pseudo_collate`` when
+    None."""
     from mmengine.dataset import pseudo_collate
     batch = sizes.c_batch
     cached = getattr(ds, 'cache_images', False)
@@ -161,7 +180,7 @@ def loader_rate(ds, sizes: Sizes, seed: int) -> float:
     sampler = _ListSampler(warm)
     loader = torch.utils.data.DataLoader(
         ds, batch_size=batch, sampler=sampler, num_workers=2,
-        collate_fn=pseudo_collate, persistent_workers=True,
+        collate_fn=collate or pseudo_collate, persistent_workers=True,
         worker_init_fn=_seed_worker)
     for _ in loader:  # start the workers, warm up (fill the caches)
         pass
@@ -177,11 +196,15 @@ def loader_rate(ds, sizes: Sizes, seed: int) -> float:
     return statistics.median(rates)
 
 
-def pipeline_rates(datasets: Dict[str, object], sizes: Sizes, seed: int
+def pipeline_rates(datasets: Dict[str, object], sizes: Sizes, seed: int,
+                   collates: Optional[Dict[str, Callable]] = None
                    ) -> Dict[str, Tuple[float, float]]:
-    """Samples/s of each dataset: ``(one process, 2-worker DataLoader)``."""
+    """Samples/s of each dataset: ``(one process, 2-worker DataLoader)``;
+    ``collates``: name -> collate function of its loader (default
+    ``pseudo_collate``)."""
+    collates = collates or {}
     times = single_process_seconds(datasets, sizes, seed)
-    loader = {name: loader_rate(ds, sizes, seed)
+    loader = {name: loader_rate(ds, sizes, seed, collates.get(name))
               for name, ds in datasets.items()}
     return {name: (sizes.c_samples / times[name], loader[name])
             for name in datasets}
@@ -205,24 +228,33 @@ def _dataset_files(opts: Options, sizes: Sizes):
                f'synthetic COCO, {num} JPEGs {width}x{height}, 1-14 boxes')
 
 
-def _rows(rates: Dict[str, Tuple[float, float]]
-          ) -> Tuple[List[list], List[SummaryRow]]:
+def rate_rows(rates: Dict[str, Tuple[float, float]]
+              ) -> Tuple[List[list], List[SummaryRow]]:
+    """Rows ours and ours + ``cache_images`` x the two modes; Megvii's
+    cells are ``'-'`` when it was not run (no ``'megvii'`` in ``rates``)."""
     rows, summary = [], []
     for name, label in (('ours', 'ours'), ('cached', 'ours + cache_images')):
         for i, mode in enumerate(('1 process', 'DataLoader, 2 workers')):
             r_ours, r_mm = rates[name][i], rates['mmdet'][i]
+            r_mv = rates['megvii'][i] if 'megvii' in rates else None
+            vs_mv = None if r_mv is None else r_ours / r_mv
+            ms = [f'{1e3 / r:.1f}' for r in (r_ours, r_mm, r_mv) if r]
             rows.append([label, mode, f'{r_ours:.1f}', f'{r_mm:.1f}',
-                         fmt_ratio(r_ours / r_mm),
-                         f'{1e3 / r_ours:.1f} / {1e3 / r_mm:.1f}'])
-            summary.append(SummaryRow(f'(c) pipeline samples/s, {label}, '
-                                      f'{mode}', r_ours / r_mm))
+                         '-' if r_mv is None else f'{r_mv:.1f}',
+                         fmt_ratio(r_ours / r_mm), fmt_ratio(vs_mv),
+                         ' / '.join(ms + ['-'] * (3 - len(ms)))])
+            what = f'(c) pipeline samples/s, {label}, {mode}'
+            summary.append(SummaryRow(f'{what}, vs mmdet', r_ours / r_mm))
+            if vs_mv is not None:
+                summary.append(SummaryRow(f'{what}, vs Megvii', vs_mv))
     return rows, summary
 
 
 def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
              img_prefix: str) -> Tuple[List[str], dict]:
     """Transform names of the pipeline, and :func:`pipeline_rates` of
-    ours, ours + ``cache_images`` and mmdet's."""
+    ours, ours + ``cache_images``, mmdet's and (``opts.megvii``)
+    Megvii's."""
     build = lambda which, **kw: build_train_dataset(  # noqa: E731
         which, data_root, ann_file, img_prefix, sizes.c_scale, **kw)
     ours, ours_types = build('ours')
@@ -232,17 +264,26 @@ def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
         raise RuntimeError('the two pipelines differ: '
                            f'{ours_types} vs {ref_types}')
     cached, _ = build('ours', cache_images=True)
-    rates = pipeline_rates(dict(ours=ours, cached=cached, mmdet=ref), sizes,
-                           opts.seed)
-    return names, rates
+    datasets, collates = dict(ours=ours, cached=cached, mmdet=ref), {}
+    if use_megvii(opts):
+        from torch.utils.data import default_collate
+
+        from yolox_mm.testing.megvii_data import build_megvii_pipeline
+        pipeline = scaled_pipeline(Config.fromfile(
+            OUR_CONFIGS / '_base_' / 'datasets' /
+            'coco_yolox.py').train_pipeline, sizes.c_scale)
+        datasets['megvii'] = build_megvii_pipeline(
+            data_root, ann_file, img_prefix, sizes.c_scale, pipeline)
+        collates['megvii'] = default_collate
+    return names, pipeline_rates(datasets, sizes, opts.seed, collates)
 
 
 def section_data(sizes: Sizes, opts: Options,
                  progress: Callable[[str], None] = lambda line: None
                  ) -> SectionResult:
-    """Section c: ours and ours + ``cache_images`` against mmdet, in one
-    process and through a 2-worker DataLoader. OpenCV threads are set to 0
-    meanwhile, as mmengine does in training."""
+    """Section c: ours and ours + ``cache_images`` against mmdet and
+    Megvii, in one process and through a 2-worker DataLoader. OpenCV
+    threads are set to 0 meanwhile, as mmengine does in training."""
     cv2_threads = cv2.getNumThreads()
     cv2.setNumThreads(0)
     try:
@@ -251,10 +292,11 @@ def section_data(sizes: Sizes, opts: Options,
     finally:
         cv2.setNumThreads(cv2_threads)
     scale = sizes.c_scale
-    rows, summary = _rows(rates)
+    rows, summary = rate_rows(rates)
     title = (f'(c) training data pipeline {" -> ".join(names)} at '
              f'{scale}x{scale}; {what}; samples/s (median of '
              f'{sizes.repeats} passes of {sizes.c_samples} samples; '
              f'2-worker DataLoader: batch {sizes.c_batch}, '
              f'{sizes.c_batches} batches after warm-up)')
-    return SectionResult(title, HEADER, rows, [CACHE_NOTE], summary)
+    notes = [CACHE_NOTE] + ([MEGVII_NOTE] if use_megvii(opts) else [])
+    return SectionResult(title, HEADER, rows, notes, summary)

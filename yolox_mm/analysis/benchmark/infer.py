@@ -2,11 +2,15 @@
 
 ``model.predict`` (post-processing and NMS included, ``rescale=True``) on a
 preprocessed input: ours, ours after ``fuse_conv_bn``, ours after
-``optimize_for_inference(fuse_conv_bn=True, channels_last=True)`` and
-mmdet's, same weights; the detections and the raw head outputs are
-compared with mmdet's. The weights are calibrated
-(:mod:`yolox_mm.testing.calibrate`) so that 10 % of the priors pass
-``score_thr`` (a plausible NMS load). FLOPs are counted
+``optimize_for_inference(fuse_conv_bn=True, channels_last=True)``,
+mmdet's, and Megvii's forward + ``yolox.utils.postprocess`` (yolox-datamint
+0.3.1, score threshold and class-aware NMS at the same settings,
+:func:`~.megvii.megvii_predict`), same weights (Megvii's through the key
+map); the detections and the raw head outputs are compared with mmdet's.
+The weights are calibrated (:mod:`yolox_mm.testing.calibrate`) so that
+10 % of the priors pass ``score_thr`` (a plausible NMS load). Megvii's NMS
+is mmcv's compiled one behind a torchvision stand-in when torchvision is
+not installed (:mod:`yolox_mm.testing.megvii`). FLOPs are counted
 (:func:`~.flops.conv_flops`) and the attained GFLOP/s is compared with the
 fp32 peak of a ``torch.mm``.
 """
@@ -25,12 +29,13 @@ from yolox_mm.testing.calibrate import (calibrate_objectness,
 from yolox_mm.testing.reference import build_detector
 from yolox_mm.testing.synthetic import smooth_image
 from .flops import conv_flops, matmul_peak
+from .megvii import megvii_predict, use_megvii
 from .report import SectionResult, SummaryRow, fmt_ms, fmt_ratio
 from .sizes import Options, Sizes
 from .timing import time_interleaved
 
-HEADER = ('model', 'impl', 'ms', 'speed-up', 'GFLOP', 'GFLOP/s',
-          '% of mm peak', 'pre-NMS boxes',
+HEADER = ('model', 'impl', 'ms', 'speed-up vs mmdet', 'speed-up vs Megvii',
+          'GFLOP', 'GFLOP/s', '% of mm peak', 'pre-NMS boxes',
           'detections vs mmdet (count, box distance, raw outputs)')
 RAW_NOTE = ('raw outputs: largest |ours - mmdet| of the head outputs (cls, '
             'reg, obj logits) over the largest |mmdet| of the same output')
@@ -39,6 +44,10 @@ RAW_NOTE = ('raw outputs: largest |ours - mmdet| of the head outputs (cls, '
 INFER_MODELS = (('ours', 'ours'), ('fused', 'ours + fuse_conv_bn'),
                 ('fused_cl', 'ours + fuse_conv_bn + channels_last'),
                 ('mmdet', 'mmdet'))
+#: The Megvii row (``Options.megvii``).
+MEGVII_MODEL = ('megvii', 'Megvii')
+#: Keys of our models (the rows with speed-ups).
+OURS = ('ours', 'fused', 'fused_cl')
 
 
 def detection_distance(a: InstanceData, b: InstanceData) -> float:
@@ -60,10 +69,12 @@ def raw_output_diff(ours: tuple, ref: tuple) -> float:
                for a, b in zip(outs_a, outs_b))
 
 
-def calibrated_models(scale: str, size: int, seed: int):
-    """The four :data:`INFER_MODELS` with the same calibrated weights, the
-    preprocessed input ``[1, 3, size, size]``, its data samples and the
-    number of priors above ``score_thr``."""
+def calibrated_models(scale: str, size: int, seed: int,
+                      with_megvii: bool = False):
+    """The four :data:`INFER_MODELS` (and Megvii's, ``with_megvii``) with
+    the same calibrated weights, the preprocessed input ``[1, 3, size,
+    size]``, its data samples and the number of priors above
+    ``score_thr``."""
     from mmdet.structures import DetDataSample
     ref = build_detector('mmdet', scale, batch_augments=False)
     rng = np.random.RandomState(seed)
@@ -85,32 +96,75 @@ def calibrated_models(scale: str, size: int, seed: int):
     fused_cl = copy.deepcopy(ours).optimize_for_inference(
         fuse_conv_bn=True, channels_last=True)
     models = dict(ours=ours, fused=fused, fused_cl=fused_cl, mmdet=ref)
+    if with_megvii:
+        from yolox_mm.testing.megvii import build_megvii, load_ours_into_megvii
+        models['megvii'] = load_ours_into_megvii(
+            build_megvii(scale), ref.state_dict()).eval()
     return models, inputs, samples, n_cand
 
 
 def _case_rows(label: str, times: Dict[str, float], dets: dict, raw: dict,
                flops: int, peak: float, n_cand: int) -> list:
-    rows = []
-    for name, impl in INFER_MODELS:
+    """One row per model of ``times``; speed-ups only in our rows."""
+    rows, mv = [], times.get('megvii')
+    for name, impl in INFER_MODELS + (MEGVII_MODEL, ):
+        if name not in times:
+            continue
         d, ref = dets[name], dets['mmdet']
         same = '-'
         if name != 'mmdet':
             same = (f'{len(d)} vs {len(ref)}, max |dbox| '
                     f'{detection_distance(d, ref):.1e} px, raw '
                     f'{raw_output_diff(raw[name], raw["mmdet"]):.1e}')
-        speedup = times['mmdet'] / times[name]
+        ours = name in OURS
         rows.append([label, impl, fmt_ms(times[name]),
-                     fmt_ratio(speedup) if name != 'mmdet' else '-',
+                     fmt_ratio(times['mmdet'] / times[name]) if ours else '-',
+                     fmt_ratio(mv / times[name]) if ours and mv else '-',
                      f'{flops / 1e9:.2f}', f'{flops / times[name] / 1e9:.1f}',
                      f'{100 * flops / times[name] / peak:.0f}%',
                      f'{n_cand}', same])
     return rows
 
 
+def _calls(models: dict, inputs, samples) -> dict:
+    """Name -> inference call: ``predict`` of the mmdet-style models (one
+    list of data samples each: predict writes into them), Megvii's forward
+    + postprocess."""
+    fns = {name: (lambda m=m, s=copy.deepcopy(samples):
+                  m.predict(inputs, s, rescale=True)[0].pred_instances)
+           for name, m in models.items() if name != 'megvii'}
+    if 'megvii' in models:
+        cfg = models['mmdet'].bbox_head.test_cfg
+        fns['megvii'] = lambda m=models['megvii']: megvii_predict(
+            m, inputs, cfg.score_thr, cfg.nms.iou_threshold)
+    return fns
+
+
+def _raw_outputs(models: dict, inputs) -> dict:
+    """Raw head outputs ``(cls, reg, obj)`` per level of each model."""
+    from yolox_mm.testing.megvii import megvii_head_outputs
+    return {name: (megvii_head_outputs(m, inputs) if name == 'megvii' else
+                   m._forward(inputs)) for name, m in models.items()}
+
+
+def _summary(label: str, times: Dict[str, float]) -> list:
+    rows = []
+    for name, impl in INFER_MODELS:
+        if name in OURS:
+            rows.append(SummaryRow(f'(e) latency {label}, {impl}, vs mmdet',
+                                   times['mmdet'] / times[name]))
+            if 'megvii' in times:
+                rows.append(SummaryRow(
+                    f'(e) latency {label}, {impl}, vs Megvii',
+                    times['megvii'] / times[name]))
+    return rows
+
+
 def section_infer(sizes: Sizes, opts: Options,
                   progress: Callable[[str], None] = lambda line: None
                   ) -> SectionResult:
-    """Section e: four rows per ``(scale, size)`` of ``sizes.e_cases``."""
+    """Section e: four rows (five with Megvii) per ``(scale, size)`` of
+    ``sizes.e_cases``."""
     peak = matmul_peak(sizes.mm_n)
     result = SectionResult(
         f'(e) inference latency, batch 1, model.predict (NMS included); '
@@ -118,25 +172,17 @@ def section_infer(sizes: Sizes, opts: Options,
         f'torch.mm peak of this CPU: {peak / 1e9:.1f} GFLOP/s', HEADER, [],
         notes=[RAW_NOTE])
     for scale, size in sizes.e_cases:
-        models, inputs, samples, n_cand = calibrated_models(scale, size,
-                                                            opts.seed)
-        # one list of data samples per model: predict writes into them
-        fns = {name: (lambda m=m, s=copy.deepcopy(samples):
-                      m.predict(inputs, s, rescale=True))
-               for name, m in models.items()}
+        models, inputs, samples, n_cand = calibrated_models(
+            scale, size, opts.seed, use_megvii(opts))
+        fns = _calls(models, inputs, samples)
         with torch.no_grad():
-            times, results = time_interleaved(fns, sizes.repeats,
-                                              sizes.warmup)
-            dets = {name: r[0].pred_instances for name, r in results.items()}
-            raw = {name: m._forward(inputs) for name, m in models.items()}
+            times, dets = time_interleaved(fns, sizes.repeats, sizes.warmup)
+            raw = _raw_outputs(models, inputs)
         flops = conv_flops(models['ours'], inputs)
         label = f'YOLOX-{scale} {size}'
         result.rows += _case_rows(label, times, dets, raw, flops, peak,
                                   n_cand)
-        result.summary += [
-            SummaryRow(f'(e) latency {label}, {impl}',
-                       times['mmdet'] / times[name])
-            for name, impl in INFER_MODELS if name != 'mmdet']
-        del models, raw, fns, results
+        result.summary += _summary(label, times)
+        del models, raw, fns, dets
         gc.collect()
     return result

@@ -18,8 +18,8 @@ SECTIONS = {
     'd': ('training iteration', section_train),
     'e': ('inference', section_infer),
 }
-SUMMARY_TITLE = ('== Summary: ours vs mmdet 3.3.0 (ratios; goals in '
-                 'docs/benchmarks.md) ==')
+SUMMARY_TITLE = ('== Summary: ours vs mmdet 3.3.0 and Megvii yolox 0.3.1 '
+                 '(ratios; goals in docs/benchmarks.md) ==')
 
 
 def run_sections(letters: str, sizes: Sizes, opts: Options,

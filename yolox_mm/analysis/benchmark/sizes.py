@@ -93,6 +93,8 @@ class Options:
         data_root, ann_file, img_prefix: A real COCO-format set for c
             (None: synthetic JPEGs).
         num_images: Size of the synthetic set (None: ``Sizes.c_images``).
+        megvii: Measure Megvii's YOLOX (yolox-datamint 0.3.1) as a third
+            column in c, d and e.
     """
     threads: int = 1
     seed: int = 0
@@ -103,3 +105,4 @@ class Options:
     ann_file: str = 'annotations/train.json'
     img_prefix: str = 'images/'
     num_images: Optional[int] = None
+    megvii: bool = True

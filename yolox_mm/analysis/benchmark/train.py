@@ -2,7 +2,14 @@
 preprocessor (no batch resize) -> forward -> loss -> backward -> SGD step
 (momentum 0.9, Nesterov, weight decay 5e-4) through an mmengine
 ``OptimWrapper``. mmdet's model from its config, ours from ours with
-mmdet's state_dict loaded (identical keys)."""
+mmdet's state_dict loaded (identical keys). Megvii's ``YOLOX`` (YOLOPAFPN +
+YOLOXHead of yolox-datamint 0.3.1, ``exps/default/yolox_{scale}.py``) gets
+the same weights through the key map
+(:func:`yolox_mm.testing.megvii.load_ours_into_megvii`) and the same batch
+(GTs as its padded cxcywh targets); its iteration is forward with
+``get_losses`` -> backward -> SGD step with the same hyper-parameters
+(:func:`~.megvii.megvii_train_step`). The losses of each first iteration
+(same weights, same batch) are compared with ours."""
 import copy
 from typing import Callable
 
@@ -11,33 +18,64 @@ import torch
 from yolox_mm.testing.reference import build_detector
 from yolox_mm.testing.synthetic import train_batch
 from .loss import max_rel_diff
+from .megvii import megvii_train_step, use_megvii
 from .report import SectionResult, SummaryRow, fmt_ms, fmt_ratio
 from .sizes import Options, Sizes
 from .timing import profile_table, time_interleaved
 
-HEADER = ('model', 'ours ms/iter', 'mmdet ms/iter', 'speed-up',
-          'first-iter loss max rel. diff')
+HEADER = ('model', 'ours ms/iter', 'mmdet ms/iter', 'Megvii ms/iter',
+          'speed-up vs mmdet', 'speed-up vs Megvii',
+          'first-iter loss max rel. diff', 'vs Megvii')
+LOSS_NOTE = ('first-iter loss max rel. diff: largest |ours - ref| / |ref| '
+             'over the loss terms and their sum of the first iteration '
+             '(same weights, same batch), against mmdet and against Megvii')
 
 
-def _train_steps(sizes: Sizes, seed: int):
-    """Per implementation: a ``train_step`` call on its own copy of the
-    batch with its own optimiser, and the losses of a first call."""
-    from mmengine.optim import OptimWrapper
+def _models(sizes: Sizes, with_megvii: bool) -> dict:
+    """mmdet's model, ours and (``with_megvii``) Megvii's with the same
+    weights, before any step."""
     ref = build_detector('mmdet', sizes.d_scale, batch_augments=False)
     ours = build_detector('ours', sizes.d_scale, batch_augments=False)
     ours.load_state_dict(ref.state_dict(), strict=True)
+    models = dict(ours=ours, mmdet=ref)
+    if with_megvii:
+        from yolox_mm.testing.megvii import build_megvii, load_ours_into_megvii
+        models['megvii'] = load_ours_into_megvii(
+            build_megvii(sizes.d_scale), ours.state_dict())
+    return models
+
+
+def _train_steps(sizes: Sizes, seed: int, with_megvii: bool):
+    """Per implementation: a training-iteration call on its own copy of the
+    batch with its own optimiser, and the losses of a first call."""
+    from mmengine.optim import OptimWrapper
+    models = _models(sizes, with_megvii)
     data = train_batch(sizes.d_batch, sizes.d_size, sizes.d_gts, seed)
     steps, first = {}, {}
-    for name, model in (('ours', ours), ('mmdet', ref)):
-        model.train()
-        wrapper = OptimWrapper(torch.optim.SGD(
-            model.parameters(), lr=0.01, momentum=0.9, nesterov=True,
-            weight_decay=5e-4))
+    for name, model in models.items():
         model_data = copy.deepcopy(data)
-        first[name] = model.train_step(model_data, wrapper)
-        steps[name] = (lambda m=model, d=model_data, w=wrapper:
-                       m.train_step(d, w))
+        if name == 'megvii':
+            steps[name] = megvii_train_step(model, model_data)
+        else:
+            model.train()
+            wrapper = OptimWrapper(torch.optim.SGD(
+                model.parameters(), lr=0.01, momentum=0.9, nesterov=True,
+                weight_decay=5e-4))
+            steps[name] = (lambda m=model, d=model_data, w=wrapper:
+                           m.train_step(d, w))
+        first[name] = steps[name]()
     return steps, first
+
+
+def _row(label: str, times: dict, first: dict) -> list:
+    mv = times.get('megvii')
+    diff_mv = (max_rel_diff(first['ours'], first['megvii'])
+               if mv is not None else None)
+    return [label, fmt_ms(times['ours']), fmt_ms(times['mmdet']),
+            fmt_ms(mv), fmt_ratio(times['mmdet'] / times['ours']),
+            fmt_ratio(None if mv is None else mv / times['ours']),
+            f'{max_rel_diff(first["ours"], first["mmdet"]):.1e}',
+            '-' if diff_mv is None else f'{diff_mv:.1e}']
 
 
 def section_train(sizes: Sizes, opts: Options,
@@ -45,20 +83,22 @@ def section_train(sizes: Sizes, opts: Options,
                   ) -> SectionResult:
     """Section d: one row (the first call of each is its warm-up)."""
     scale, size, batch = sizes.d_scale, sizes.d_size, sizes.d_batch
-    steps, first = _train_steps(sizes, opts.seed)
+    steps, first = _train_steps(sizes, opts.seed, use_megvii(opts))
     times, _ = time_interleaved(steps, sizes.repeats,
                                 max(0, sizes.warmup - 1))
-    diff = max_rel_diff(first['ours'], first['mmdet'])
-    speedup = times['mmdet'] / times['ours']
+    label = f'YOLOX-{scale} {size}'
+    what = f'(d) train iteration YOLOX-{scale} {size} b{batch}'
+    summary = [SummaryRow(f'{what}, vs mmdet',
+                          times['mmdet'] / times['ours'])]
+    if 'megvii' in times:
+        summary.append(SummaryRow(f'{what}, vs Megvii',
+                                  times['megvii'] / times['ours']))
     result = SectionResult(
         f'(d) one training iteration, YOLOX-{scale} at {size}x{size}, '
         f'batch {batch}, {sizes.d_gts} GT/img (preprocess -> forward '
         f'-> loss -> backward -> SGD); {opts.threads} thread(s); median '
-        f'of {sizes.repeats}', HEADER,
-        [[f'YOLOX-{scale} {size}', fmt_ms(times['ours']),
-          fmt_ms(times['mmdet']), fmt_ratio(speedup), f'{diff:.1e}']],
-        summary=[SummaryRow(f'(d) train iteration YOLOX-{scale} {size} '
-                            f'b{batch}', speedup)])
+        f'of {sizes.repeats}', HEADER, [_row(label, times, first)],
+        notes=[LOSS_NOTE], summary=summary)
     if opts.profile:
         result.profiles.append(('(d) ours, one training iteration',
                                 profile_table(steps['ours'])))
