@@ -9,6 +9,7 @@ from mmdet.structures.bbox import BaseBoxes
 from mmengine.dataset import BaseDataset, force_full_init
 
 from yolox_mm.registry import DATASETS, TRANSFORMS
+from yolox_mm.utils.type_name import type_name
 from .worker_seed import EpochWorkerSeed
 
 # Result keys that transforms modify in place (mmdet ``RandomFlip`` flips
@@ -40,10 +41,7 @@ def _type_name(transform_cfg: Union[dict, Callable],
     ``type`` (pure-Python configs) or for an already built transform.
     """
     if isinstance(transform_cfg, dict):
-        type_ = transform_cfg['type']
-        if isinstance(type_, str):
-            return type_.split('.')[-1]
-        return type_.__name__
+        return type_name(transform_cfg['type'])
     return type(transform).__name__
 
 

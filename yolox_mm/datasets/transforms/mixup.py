@@ -15,7 +15,7 @@ from mmcv.transforms.utils import cache_randomness
 from mmdet.structures.bbox import autocast_box_type
 
 from yolox_mm.registry import TRANSFORMS
-from .mosaic import MOSAIC_SKIPPED, resize_keep_ratio
+from .mosaic import MOSAIC_SKIPPED, checked_mix_results, resize_keep_ratio
 
 
 def has_trainable_instance(data_info: dict) -> bool:
@@ -213,11 +213,6 @@ class MixUp(BaseTransform):
         self.max_iters = max_iters
         self.bbox_clip_border = bbox_clip_border
 
-    @property
-    def dynamic_scale(self) -> Tuple[int, int]:
-        """``img_scale`` under mmdet's attribute name, ``(W, H)``."""
-        return self.img_scale
-
     @cache_randomness
     def get_indexes(self, dataset) -> int:
         """Draw the partner's dataset index from its annotations only.
@@ -248,7 +243,7 @@ class MixUp(BaseTransform):
             ``results``, updated in place (unchanged if either image has no
             boxes).
         """
-        partner = self._partner(results)
+        partner = checked_mix_results(results, 1, 'MixUp')[0]
         if results.get(MOSAIC_SKIPPED, False):
             return results
         if len(partner['gt_bboxes']) == 0 or len(results['gt_bboxes']) == 0:
@@ -270,21 +265,6 @@ class MixUp(BaseTransform):
                                             img.shape[:2], offset)
         self._merge(results, blend_half(img, window), partner, partner_boxes)
         return results
-
-    @staticmethod
-    def _partner(results: dict) -> dict:
-        """The partner sample, ``results['mix_results'][0]``.
-
-        Raises:
-            ValueError: unless ``mix_results`` holds exactly 1 dict.
-        """
-        mix_results = results.get('mix_results')
-        if mix_results is None or len(mix_results) != 1:
-            raise ValueError(
-                'MixUp needs results["mix_results"] with 1 dict (from '
-                'get_indexes through the dataset wrapper), but received '
-                f'{None if mix_results is None else len(mix_results)}')
-        return mix_results[0]
 
     def _jittered_canvas(self, partner_img: np.ndarray, jit: float,
                          flip: bool) -> Tuple[np.ndarray, float]:

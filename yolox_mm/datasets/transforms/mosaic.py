@@ -103,6 +103,26 @@ def resize_keep_ratio(img: np.ndarray,
     return resized, ratio
 
 
+def checked_mix_results(results: dict, count: int,
+                        transform: str) -> List[dict]:
+    """``results['mix_results']``, the extra samples a multi-image
+    transform (``transform``: Mosaic, MixUp) asked for with
+    ``get_indexes``, loaded by the dataset wrapper.
+
+    Raises:
+        ValueError: unless it holds exactly ``count`` dicts; the message
+            names ``transform``, the expected and the received count.
+    """
+    mix_results = results.get('mix_results')
+    if mix_results is None or len(mix_results) != count:
+        raise ValueError(
+            f'{transform} needs results["mix_results"] with {count} '
+            f'dict{"s" if count != 1 else ""} (from get_indexes through the '
+            'dataset wrapper), but received '
+            f'{None if mix_results is None else len(mix_results)}')
+    return list(mix_results)
+
+
 @TRANSFORMS.register_module()
 class Mosaic(BaseTransform):
     """Mosaic augmentation: 4 images on a ``2H x 2W`` canvas.
@@ -253,13 +273,7 @@ class Mosaic(BaseTransform):
             results[MOSAIC_SKIPPED] = True
             return results
 
-        mix_results = results.get('mix_results')
-        if mix_results is None or len(mix_results) != 3:
-            raise ValueError(
-                'Mosaic needs results["mix_results"] with 3 dicts (from '
-                'get_indexes through the dataset wrapper), but received '
-                f'{None if mix_results is None else len(mix_results)}')
-        patches = [results, *mix_results]
+        patches = [results, *checked_mix_results(results, 3, 'Mosaic')]
         for i, patch in enumerate(patches):
             missing = [k for k in ('img', ) + _ANN_KEYS if k not in patch]
             if missing:
