@@ -68,8 +68,10 @@ def prepare_launch(cfg: Config) -> None:
     if launcher == 'mpi':
         raise ValueError('launcher="mpi" needs CUDA; use --launcher pytorch '
                          '(torchrun) or slurm for CPU-only training')
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    # (Config.setdefault returns a copy of a new entry: assign instead)
+    env_cfg = dict(cfg.get('env_cfg') or {})
+    env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
+    cfg.env_cfg = env_cfg
     if not dist.is_initialized():
         if launcher == 'slurm':
             _init_slurm_env(str(cfg.env_cfg.dist_cfg.get('port', 29500)))
