@@ -7,7 +7,9 @@ Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
 
 Ends with one line ``bbox mAP = ..., mAP@0.5 = ...`` when the evaluator is
 a COCO bbox metric (with ``--classwise``, followed by one line of per-class
-mAP).
+mAP). The checkpoint loads weights-only
+(:func:`yolox_mm.utils.install_safe_checkpoint_loading`, installed by
+``yolox_mm.utils.launch.build_runner``).
 """
 import argparse
 import os.path as osp
