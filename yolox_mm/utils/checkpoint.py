@@ -8,7 +8,8 @@ any checkpoint run code. Instead we allow-list exactly the globals such
 checkpoints contain (found with ``torch.serialization.
 get_unsafe_globals_in_checkpoint`` on our own checkpoints), and replace
 mmengine's local-file loader with one that keeps ``weights_only=True`` and
-explains a refusal.
+explains a refusal. Both happen in :func:`install_safe_checkpoint_loading`,
+an explicit call of our launchers, never on ``import yolox_mm``.
 
 Also here: weights that do not fit the model are reported to the run's log
 (mmengine prints them to stdout only), with a hint when only the number of
