@@ -253,8 +253,8 @@ def test_blend_half_equals_float_mixing_for_every_pair():
                                                  np.arange(256))[0])
 
 
-@pytest.mark.parametrize('mix_results, received', [(None, 'None'),
-                                                    ([], '0'), ([{}, {}], '2')])
+@pytest.mark.parametrize('mix_results, received',
+                         [(None, 'None'), ([], '0'), ([{}, {}], '2')])
 def test_mixup_needs_exactly_one_partner(mix_results, received):
     img = np.zeros((8, 8, 3), np.uint8)
     results = _sample(img, [[1, 1, 4, 4]], [0])
