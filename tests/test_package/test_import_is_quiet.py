@@ -1,8 +1,9 @@
 """``import yolox_mm`` registers modules and checks versions, nothing else.
 
 In a fresh interpreter with mmdet imported (the suite itself installs safe
-checkpoint loading, ``tests/conftest.py``) the import leaves every process-wide hook it could
-touch as it found it, compared by identity: mmengine's loader of local
+checkpoint loading, ``tests/conftest.py``) the import leaves every
+process-wide hook it could touch as it found it, compared by identity:
+mmengine's loader of local
 checkpoint paths, ``mmengine.runner.checkpoint.load_state_dict``, torch's
 weights-only allow-list, ``torch.onnx.export``, ``sys.meta_path`` and
 mmengine's ``Config._get_cfg_path``. Then
