@@ -3,9 +3,9 @@
 In a fresh interpreter with mmdet imported (the suite itself installs safe
 checkpoint loading, ``tests/conftest.py``) the import leaves every
 process-wide hook it could touch as it found it, compared by identity:
-mmengine's loader of local
-checkpoint paths, ``mmengine.runner.checkpoint.load_state_dict``, torch's
-weights-only allow-list, ``torch.onnx.export``, ``sys.meta_path`` and
+mmengine's loader of local checkpoint paths,
+``mmengine.runner.checkpoint.load_state_dict``, torch's weights-only
+allow-list, ``torch.onnx.export``, ``sys.meta_path`` and
 mmengine's ``Config._get_cfg_path``. Then
 :func:`yolox_mm.utils.install_safe_checkpoint_loading` changes exactly the
 checkpoint hooks, is idempotent, and is what makes mmengine load a Runner
