@@ -102,6 +102,10 @@ class YOLOXDemoInferencer(DetInferencer):
 def main():
     args = parse_args()
     files = list_images(args.inputs)
+    # weights-only loading of Runner checkpoints (HistoryBuffer in their
+    # message hub), as tools/test.py
+    from yolox_mm.utils import install_safe_checkpoint_loading
+    install_safe_checkpoint_loading()
     # the config's default_scope ('yolox_mm') so that unprefixed types
     # resolve in yolox_mm, then mmdet; its custom_imports load yolox_mm
     scope = Config.fromfile(args.model).get('default_scope', 'mmdet')

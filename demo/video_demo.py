@@ -41,6 +41,8 @@ def main():
     args = parse_args()
     if not (args.out or args.show):
         sys.exit('video_demo: give --out FILE and/or --show')
+    from yolox_mm.utils import install_safe_checkpoint_loading
+    install_safe_checkpoint_loading()  # weights-only checkpoints
     import cv2
     from mmdet.apis import init_detector
 

@@ -24,8 +24,9 @@ CONFIGS = sorted(
     for pattern in ('*.py', 'custom/*.py')
     for p in glob.glob(osp.join(ROOT, 'configs', pattern)))
 
-#: Published parameter counts at 80 classes (Megvii README / model zoo,
-#: identical to mmdet's builds).
+#: Published parameter counts at 80 classes (Megvii README "Benchmark" and
+#: docs/model_zoo.md: 0.91 M ... 99.1 M; these exact counts are those of
+#: Megvii's exps/default/yolox_*.py models, identical to mmdet's builds).
 PARAMS = {
     'nano': 912_159,
     'tiny': 5_055_855,

@@ -7,13 +7,16 @@ Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
 
 Ends with one line ``bbox mAP = ..., mAP@0.5 = ...`` when the evaluator is
 a COCO bbox metric (with ``--classwise``, followed by one line of per-class
-mAP).
+mAP). The checkpoint loads weights-only
+(:func:`yolox_mm.utils.install_safe_checkpoint_loading`, installed by
+``yolox_mm.utils.launch.build_runner``).
 """
 import argparse
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from yolox_mm.utils import type_name  # noqa: E402
 from yolox_mm.utils.launch import (add_launch_args, build_runner,  # noqa: E402
                                    enable_classwise, load_config)
 
@@ -73,17 +76,17 @@ def main():
         # checkpoint's weights, so the swap changes nothing: drop the hook
         cfg.custom_hooks = [
             h for h in cfg.get('custom_hooks', [])
-            if str(h.get('type', '')).split('.')[-1] != 'EMAHook'
+            if type_name(h.get('type', '')) != 'EMAHook'
         ]
     runner = build_runner(cfg, args.config, loaders=('test_dataloader', ))
     if args.fuse_conv_bn or args.channels_last:
         from mmengine.model import is_model_wrapper
 
-        from yolox_mm.models.utils import optimize_for_inference
+        from yolox_mm.models.layers import optimize_for_inference
         runner.load_or_resume()  # the checkpoint first; test() then skips it
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        optimize_for_inference(model, fuse_conv_bn=args.fuse_conv_bn,
+        optimize_for_inference(model, fold_bn=args.fuse_conv_bn,
                                channels_last=args.channels_last)
     metrics = runner.test()
     if runner.rank == 0 and 'coco/bbox_mAP' in metrics:

@@ -3,6 +3,10 @@
 Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
        [--amp] [--auto-scale-lr] [--tensorboard] [--cfg-options k=v ...]
        [--launcher {none,pytorch,slurm,mpi}]
+
+``--resume`` and ``load_from`` load weights-only
+(:func:`yolox_mm.utils.install_safe_checkpoint_loading`, installed by
+``yolox_mm.utils.launch.build_runner``).
 """
 import argparse
 import os.path as osp

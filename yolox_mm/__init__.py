@@ -1,9 +1,15 @@
 """yolox_mm: YOLOX (arXiv 2107.08430) as an MMDetection 3.x plugin.
 
-Importing the package registers every component in the ``yolox_mm`` registry
-scope, so ``custom_imports=dict(imports=['yolox_mm'])`` is all another mmdet
-project needs. ``yolox_mm.deploy`` (mmdeploy rewriters) is never imported
-from here.
+Importing the package checks the mmdet / mmengine versions and registers
+every component in the ``yolox_mm`` registry scope, so
+``custom_imports=dict(imports=['yolox_mm'])`` is all another mmdet project
+needs. Nothing outside the package changes: mmengine's checkpoint loading,
+``torch.onnx.export`` and the import system stay as they were
+(``tests/test_package/test_import_is_quiet.py``). Safe (weights-only)
+checkpoint loading is an explicit call,
+:func:`yolox_mm.utils.install_safe_checkpoint_loading`, made by our
+launchers (``tools/train.py``, ``tools/test.py``, the demos);
+``yolox_mm.deploy`` (mmdeploy rewriters) is never imported from here.
 """
 import mmdet
 import mmengine
@@ -28,8 +34,5 @@ _check_version('mmengine', mmengine.__version__, *_MMENGINE_RANGE)
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
 from .utils import register_all_modules  # noqa: E402
-from .utils.checkpoint import install_safe_checkpoint_loading  # noqa: E402
-
-install_safe_checkpoint_loading()
 
 __all__ = ['__version__', 'register_all_modules']

@@ -12,7 +12,11 @@ Every node is a child of the matching mmdet node, with scope ``yolox_mm``:
 
 ``locations`` lets mmengine import the modules lazily the first time a node is
 searched, so ``type='yolox_mm.X'`` works even without ``custom_imports``.
-See ``../shared/REFERENCE.md`` section D for the lookup rules.
+Lookup rules: mmengine 0.10.7 ``mmengine/registry/registry.py``
+(``Registry.get``: an unprefixed name is searched in the node, then in its
+ancestors, never in siblings or children; ``Registry.build`` first switches
+to the node of the current default scope, ``switch_scope_and_registry``);
+checked in ``tests/test_registry.py``.
 """
 from mmdet import registry as mmdet_registry
 from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS

@@ -12,8 +12,8 @@ them.
 Installing the reference: ``pip install --no-deps yolox-datamint==0.3.1``
 (plus ``loguru`` and ``tabulate``, which it imports).
 
-SimOTA version of the wheel: **V1** (``REFERENCE.md`` §A5):
-``yolox/models/yolo_head.py`` ``get_in_boxes_info`` takes priors whose
+SimOTA version of the wheel: **V1**: ``yolox/models/yolo_head.py``
+``get_in_boxes_info`` takes priors whose
 centre is inside a GT box *or* inside ``gt_ctr +- 2.5 * stride`` and the
 cost adds ``100000.0 * ~(in_box & in_centre)``, as mmdet 3.3.0's
 ``SimOTAAssigner`` and Megvii's tag 0.3.0 (the code of the published

@@ -7,7 +7,9 @@ are compared too.
 
 Megvii's yolox-datamint 0.3.1 differs from both only in the normaliser
 (``num_fg`` of the local batch instead of mmdet's ``reduce_mean``, equal
-on one process), see ``REFERENCE.md`` §A4; it is not run here.
+on one process: ``num_fg = max(num_fg, 1)`` in ``yolox/models/yolo_head.py``
+``get_losses``, against ``reduce_mean(num_pos)`` in mmdet's
+``yolox_head.py``); it is not run here.
 """
 import pytest
 import torch

@@ -1,5 +1,10 @@
 """Weights-only checkpoint loading (yolox_mm.utils.checkpoint).
 
+* :func:`install_safe_checkpoint_loading` (installed for the whole suite by
+  ``tests/conftest.py``, as our launchers do) is idempotent and reachable
+  through ``register_all_modules(safe_checkpoints=True)``; ``import
+  yolox_mm`` alone installs nothing
+  (``tests/test_package/test_import_is_quiet.py``).
 * A checkpoint our Runner saves (message hub with ``HistoryBuffer``, numpy
   arrays, optimizer, schedulers, EMA, DeterministicResumeHook's state)
   loads with ``weights_only=True`` and resumes training, with no global
@@ -25,15 +30,54 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint, load_checkpoint
+import mmengine.runner.checkpoint as mmengine_checkpoint
+from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint,
+                                        load_checkpoint, load_from_local)
 from torch import nn
 
-import yolox_mm  # noqa: F401  (installs the safe loading)
+import yolox_mm  # noqa: F401  (safe loading: installed by tests/conftest.py)
 from yolox_mm.registry import MODELS
+from yolox_mm.utils import install_safe_checkpoint_loading
+from yolox_mm.utils import register_all_modules
 from yolox_mm.utils.checkpoint import (CLASS_PREDICTION_PREFIXES, drop_head,
-                                       load_local_checkpoint)
+                                       load_local_checkpoint, load_state_dict,
+                                       safe_checkpoint_loading_installed)
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
+
+
+# --- installing it -----------------------------------------------------------
+
+
+@pytest.fixture
+def mmengine_loading(monkeypatch):
+    """mmengine's own checkpoint loading for one test (undone after it)."""
+    monkeypatch.setattr(CheckpointLoader, '_schemes',
+                        dict(CheckpointLoader._schemes, **{
+                            '': load_from_local}))
+    monkeypatch.setattr(mmengine_checkpoint, 'load_state_dict',
+                        load_state_dict.__wrapped__)
+    assert not safe_checkpoint_loading_installed()
+
+
+def test_install_is_idempotent_and_sets_both_hooks(mmengine_loading):
+    install_safe_checkpoint_loading()
+    schemes = dict(CheckpointLoader._schemes)
+    allowed = torch.serialization.get_safe_globals()
+    install_safe_checkpoint_loading()
+    assert CheckpointLoader._schemes == schemes
+    assert CheckpointLoader._schemes[''] is load_local_checkpoint
+    assert mmengine_checkpoint.load_state_dict is load_state_dict
+    assert len(torch.serialization.get_safe_globals()) == len(allowed)
+    assert safe_checkpoint_loading_installed()
+
+
+@pytest.mark.parametrize('flag', [False, True])
+def test_register_all_modules_installs_only_when_asked(
+        mmengine_loading, flag):
+    register_all_modules(init_default_scope=False, safe_checkpoints=flag)
+    assert safe_checkpoint_loading_installed() is flag
+    assert (CheckpointLoader._schemes[''] is load_from_local) is not flag
 
 
 # --- a checkpoint saved by our Runner -------------------------------------

@@ -32,6 +32,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    from yolox_mm.utils import install_safe_checkpoint_loading
+    install_safe_checkpoint_loading()  # weights-only checkpoints
     from yolox_mm.analysis.readme_pictures import write_readme_pictures
     try:
         paths = write_readme_pictures(args.work_dir, args.out_dir,

@@ -39,6 +39,8 @@ def parse_args():
 
 def main():
     args = parse_args()
+    from yolox_mm.utils import install_safe_checkpoint_loading
+    install_safe_checkpoint_loading()  # weights-only checkpoints
     import cv2
     from mmdet.apis import init_detector
 

@@ -83,6 +83,8 @@ def main():
     warnings.filterwarnings('ignore', message='.*meshgrid.*')
     warnings.filterwarnings('ignore', message='.*advanced indexing.*')
 
+    from yolox_mm.utils import install_safe_checkpoint_loading
+    install_safe_checkpoint_loading()  # weights-only checkpoints
     from yolox_mm.deploy.onnx_export import YOLOXONNXWrapper, export_onnx
     model = init_detector(args.config, args.checkpoint, device='cpu',
                           cfg_options=args.cfg_options)

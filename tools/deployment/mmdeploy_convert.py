@@ -113,6 +113,8 @@ def main():
     args = parse_args()
     warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
+    from yolox_mm.utils import install_safe_checkpoint_loading
+    install_safe_checkpoint_loading()  # weights-only checkpoints
     import yolox_mm.deploy  # noqa: F401  (rewriters, dynamo=False)
     from mmdeploy.apis import torch2onnx
 

@@ -9,6 +9,7 @@ from mmdet.structures.bbox import BaseBoxes
 from mmengine.dataset import BaseDataset, force_full_init
 
 from yolox_mm.registry import DATASETS, TRANSFORMS
+from yolox_mm.utils.type_name import type_name
 from .worker_seed import EpochWorkerSeed
 
 # Result keys that transforms modify in place (mmdet ``RandomFlip`` flips
@@ -40,10 +41,7 @@ def _type_name(transform_cfg: Union[dict, Callable],
     ``type`` (pure-Python configs) or for an already built transform.
     """
     if isinstance(transform_cfg, dict):
-        type_ = transform_cfg['type']
-        if isinstance(type_, str):
-            return type_.split('.')[-1]
-        return type_.__name__
+        return type_name(transform_cfg['type'])
     return type(transform).__name__
 
 
@@ -61,53 +59,41 @@ class YOLOXMixImageDataset:
     ``skip_type_keys`` are skipped.
 
     Same constructor, ``metainfo``, ``__len__``, ``get_data_info``,
-    ``update_skip_type_keys`` and the same sequence of random draws as mmdet
-    3.3.0 ``MultiImageMixDataset`` (so the same seed gives the same samples
-    with the same transforms). Differences:
+    ``update_skip_type_keys`` and sequence of random draws as mmdet 3.3.0
+    ``MultiImageMixDataset``; how it differs, and why:
+    ``docs/differences_from_mmdet.md``, "YOLOXMixImageDataset". The
+    contract:
 
-    - **The skip state is shared with DataLoader workers.** It is a
-      ``torch.bool`` tensor with one flag per pipeline transform, created in
-      ``__init__`` and moved to shared memory (``share_memory_()``). Workers
-      inherit it (``fork``) or receive a handle to the same memory when the
-      dataset is pickled to them (``spawn``/``forkserver``, through torch's
-      multiprocessing reductions). So :meth:`update_skip_type_keys` called in
-      the main process (by ``YOLOXModeSwitchHook``) reaches workers that are
-      already running with ``persistent_workers=True``; the workers need not
-      be re-spawned (mmdet's wrapper keeps a plain attribute, which a worker
-      only sees in its own copy). :attr:`supports_live_skip` tells the hook.
-      The flag is read once per sample; a batch the workers prefetched before
-      the update still has the old pipeline (the hook updates the flags in
-      ``before_train_epoch``, before the epoch's iterator prefetches).
-    - **No ``copy.deepcopy``.** mmdet deep-copies the sample (images
-      included, and ``mix_results``) before every transform and the extra
-      samples once more. ``self.dataset[i]`` already returns new objects on
-      every call (mmengine ``BaseDataset.get_data_info`` copies the record,
-      and the loading pipeline decodes a new image), so here each transform
-      only gets a new dict with copies of ``gt_bboxes``,
-      ``gt_bboxes_labels`` and ``gt_ignore_flags`` (the containers mmdet
-      transforms modify in place, e.g. ``RandomFlip`` and ``RandomCrop``),
-      for itself and for each ``mix_results`` entry; a retry after ``None``
-      starts from the untouched input. Images are shared, not copied:
-      a transform that writes into ``results['img']`` in place (mmdet
+    - **Skip state shared with DataLoader workers.** One ``torch.bool``
+      flag per pipeline transform, in shared memory (``share_memory_()``),
+      inherited by forked workers and passed as a handle to spawned ones.
+      :meth:`update_skip_type_keys` in the main process (by
+      ``YOLOXModeSwitchHook``) reaches running workers
+      (``persistent_workers=True``); :attr:`supports_live_skip` tells the
+      hook. The flag is read once per sample: a batch prefetched before the
+      update still has the old pipeline.
+    - **Copies.** Each transform gets a new dict with copies of
+      ``gt_bboxes``, ``gt_bboxes_labels`` and ``gt_ignore_flags`` (for
+      itself and for each ``mix_results`` entry); a retry after ``None``
+      starts from the untouched input. Images are shared, not copied: a
+      transform that writes into ``results['img']`` in place (mmdet
       ``YOLOXHSVRandomAug`` does) must not then return ``None``, and a
       wrapped dataset that caches decoded images must return a copy.
-    - **Workers are reseeded every epoch.** After
+    - **Workers are reseeded every epoch** after
       :meth:`set_worker_epoch_seed` (called by ``DeterministicResumeHook``
-      before every train epoch), each DataLoader worker reseeds ``random``,
-      ``numpy`` and ``torch`` at its first sample of the epoch from the
-      seed, the epoch, the rank and its worker id
-      (:class:`~yolox_mm.datasets.worker_seed.EpochWorkerSeed`). So
-      persistent workers draw the same augmentations in an epoch as new
-      ones would, and a resumed run draws what the uninterrupted one drew.
-    - Skip keys are matched against the type *name*: a scope prefix is
-      ignored (``'yolox_mm.Mosaic'`` matches ``'Mosaic'``) and class
-      ``type``\\ s of pure-Python configs match by class name. Keys that name
-      no transform are ignored (e.g. ``'MixUp'`` for the tiny and nano
-      pipelines, which have none).
-    - Pipeline entries may also be built transforms (any callable); the
-      wrapped dataset may be any object with ``__len__`` and ``__getitem__``
-      (mmdet accepts only ``BaseDataset``, which excludes mmengine's
-      ``ConcatDataset``). ``TypeError``/``ValueError`` instead of ``assert``.
+      before every train epoch): ``random``, ``numpy`` and ``torch`` from
+      the seed, the epoch, the rank and the worker id
+      (:class:`~yolox_mm.datasets.worker_seed.EpochWorkerSeed`), so
+      persistent workers and a resumed run draw what a fresh run draws.
+    - **Skip keys match type names**: a scope prefix is ignored
+      (``'yolox_mm.Mosaic'`` matches ``'Mosaic'``,
+      :func:`yolox_mm.utils.type_name`), class ``type``\\ s of pure-Python
+      configs match by class name, and keys that name no transform are
+      ignored (``'MixUp'`` for the tiny and nano pipelines).
+    - Pipeline entries may be configs or built transforms (any callable);
+      the wrapped dataset may be any object with ``__len__`` and
+      ``__getitem__`` (e.g. mmengine's ``ConcatDataset``). Bad arguments
+      raise ``TypeError``/``ValueError`` naming what was received.
 
     Args:
         dataset: The wrapped dataset or its config.

@@ -8,7 +8,8 @@ any checkpoint run code. Instead we allow-list exactly the globals such
 checkpoints contain (found with ``torch.serialization.
 get_unsafe_globals_in_checkpoint`` on our own checkpoints), and replace
 mmengine's local-file loader with one that keeps ``weights_only=True`` and
-explains a refusal.
+explains a refusal. Both happen in :func:`install_safe_checkpoint_loading`,
+an explicit call of our launchers, never on ``import yolox_mm``.
 
 Also here: weights that do not fit the model are reported to the run's log
 (mmengine prints them to stdout only), with a hint when only the number of
@@ -108,16 +109,45 @@ def load_local_checkpoint(filename: str, map_location=None):
 
 
 def install_safe_checkpoint_loading() -> None:
-    """Allow-list mmengine's checkpoint globals and route local checkpoint
-    loading (``load_from``, ``--resume``, ``tools/test.py``) through
-    :func:`load_local_checkpoint`; report mismatching weights to the log
-    (:func:`load_state_dict`). Called when ``yolox_mm`` is imported."""
+    """Make mmengine load local checkpoints weights-only, and report
+    mismatching weights to the log. Idempotent; not done on import.
+
+    Three process-wide changes, all in mmengine / torch:
+
+    1. :func:`register_safe_globals`: torch's weights-only allow-list gets
+       :func:`mmengine_checkpoint_globals`;
+    2. ``CheckpointLoader.register_scheme(prefixes='', force=True)``: every
+       local path (``load_from``, ``--resume``, ``tools/test.py``, mmdet's
+       ``init_detector``) is loaded by :func:`load_local_checkpoint`
+       (``weights_only=True``, clear errors for damaged or unsafe files)
+       instead of mmengine's ``load_from_local``;
+    3. ``mmengine.runner.checkpoint.load_state_dict`` becomes
+       :func:`load_state_dict` (mmengine's Runner and ``EMAHook`` look the
+       name up at call time), which logs the mismatch report and
+       :func:`num_classes_hint`.
+
+    Called by our launchers: ``tools/train.py`` and ``tools/test.py``
+    (through :func:`yolox_mm.utils.launch.build_runner`), the demos and the
+    tools under ``tools/`` that load checkpoints. Another project calls it
+    once itself (``from yolox_mm.utils import
+    install_safe_checkpoint_loading``) or through
+    ``register_all_modules(safe_checkpoints=True)``; ``import yolox_mm``
+    alone changes none of the three.
+    """
     register_safe_globals()
-    CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint,
-                                     force=True)
-    # mmengine's Runner.load_checkpoint and EMAHook look the name up in this
-    # module at call time
-    mmengine_checkpoint.load_state_dict = load_state_dict
+    if not safe_checkpoint_loading_installed():
+        CheckpointLoader.register_scheme(prefixes='',
+                                         loader=load_local_checkpoint,
+                                         force=True)
+        mmengine_checkpoint.load_state_dict = load_state_dict
+
+
+def safe_checkpoint_loading_installed() -> bool:
+    """Whether :func:`install_safe_checkpoint_loading` is in effect: local
+    paths go to :func:`load_local_checkpoint` and mmengine's
+    ``load_state_dict`` is :func:`load_state_dict`."""
+    return (CheckpointLoader._schemes.get('') is load_local_checkpoint
+            and mmengine_checkpoint.load_state_dict is load_state_dict)
 
 
 #: The tensors of a YOLOX checkpoint whose shape depends on ``num_classes``:

@@ -3,11 +3,17 @@ Runner is built.
 
 CPU-only distributed training (``--launcher pytorch|slurm`` on a machine
 without CUDA) does not work with mmengine 0.10.7 as it is: its
-``init_dist`` always calls ``torch.cuda.set_device`` and its DDP wrapper
-passes ``device_ids=[LOCAL_RANK]`` (``../shared/USERS_AND_DEPLOY.md``
-section 3.3). On such a machine we initialise the gloo process group
-ourselves (mmengine then skips ``init_dist``) and wrap with
+``init_dist`` always calls ``torch.cuda.set_device``
+(``mmengine/dist/utils.py``, ``_init_dist_pytorch`` and
+``_init_dist_slurm``) and ``Runner.wrap_model`` passes
+``device_ids=[int(os.environ['LOCAL_RANK'])]`` to DDP
+(``mmengine/runner/runner.py``). On such a machine we initialise the gloo
+process group ourselves (mmengine then skips ``init_dist``) and wrap with
 ``device_ids=None``. With CUDA nothing changes (NCCL as configured).
+
+:func:`build_runner` also installs safe checkpoint loading
+(:func:`~yolox_mm.utils.checkpoint.install_safe_checkpoint_loading`), the
+one place our launchers change mmengine for the process.
 """
 import argparse
 import os
@@ -23,8 +29,10 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from .checkpoint import install_safe_checkpoint_loading
 from .config_scope import enable_config_scope
 from .data_check import check_data_paths
+from .type_name import type_name
 
 
 def _init_slurm_env(port: str = '29500') -> None:
@@ -60,8 +68,10 @@ def prepare_launch(cfg: Config) -> None:
     if launcher == 'mpi':
         raise ValueError('launcher="mpi" needs CUDA; use --launcher pytorch '
                          '(torchrun) or slurm for CPU-only training')
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    # (Config.setdefault returns a copy of a new entry: assign instead)
+    env_cfg = dict(cfg.get('env_cfg') or {})
+    env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
+    cfg.env_cfg = env_cfg
     if not dist.is_initialized():
         if launcher == 'slurm':
             _init_slurm_env(str(cfg.env_cfg.dist_cfg.get('port', 29500)))
@@ -148,7 +158,7 @@ def enable_classwise(cfg: Config,
         if isinstance(evaluators, dict):
             evaluators = [evaluators]
         for evaluator in evaluators or []:
-            if str(evaluator.get('type', '')).split('.')[-1] == 'CocoMetric':
+            if type_name(evaluator.get('type', '')) == 'CocoMetric':
                 evaluator['classwise'] = True
                 changed += 1
     if not changed:
@@ -172,8 +182,8 @@ def enable_tensorboard(cfg: Config) -> None:
         raise ValueError('--tensorboard needs a visualizer in the config '
                          "(e.g. visualizer=dict(type='DetLocalVisualizer'))")
     backends = list(cfg.visualizer.get('vis_backends') or [])
-    if not any(str(b.get('type', '')).split('.')[-1] ==
-               'TensorboardVisBackend' for b in backends):
+    if not any(type_name(b.get('type', '')) == 'TensorboardVisBackend'
+               for b in backends):
         backends.append(dict(type='TensorboardVisBackend'))
     cfg.visualizer.vis_backends = backends
 
@@ -182,12 +192,15 @@ def build_runner(cfg: Config, config_file: str,
                  loaders=('train_dataloader', 'val_dataloader',
                           'test_dataloader')) -> Runner:
     """Check the data paths of ``loaders`` (exits naming the missing paths),
-    apply :func:`prepare_launch`, and build the Runner (``runner_type`` if
-    the config names one)."""
+    install safe checkpoint loading (weights-only ``load_from`` and
+    ``--resume``, :func:`~yolox_mm.utils.checkpoint.
+    install_safe_checkpoint_loading`), apply :func:`prepare_launch`, and
+    build the Runner (``runner_type`` if the config names one)."""
     try:
         check_data_paths(cfg, loaders=loaders)
     except FileNotFoundError as e:
         sys.exit(f'{config_file}: {e}')
+    install_safe_checkpoint_loading()
     prepare_launch(cfg)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)

@@ -14,8 +14,11 @@ the weights and the number of classes.
 
 All six published scales (nano, tiny, s, m, l, x) are handled, and any
 other width/depth of the same architecture, and YOLOX-DarkNet53 (Megvii
-``exps/default/yolov3.py``, ``yolox_darknet.pth``). Rules (``REFERENCE.md``
-§E; ``.K.`` is any bottleneck index)::
+``exps/default/yolov3.py``, ``yolox_darknet.pth``). Rules (Megvii's names
+from ``yolox/models/{darknet,yolo_pafpn,yolo_head,network_blocks}.py``,
+mmdet's from ``mmdet/models/{backbones/csp_darknet,necks/yolox_pafpn,
+dense_heads/yolox_head,layers/csp_layer}.py``; ``.K.`` is any bottleneck
+index)::
 
     backbone.backbone.stem.*              -> backbone.stem.*
     backbone.backbone.dark{i+1}.*         -> backbone.stage{i}.*  (i = 1..4)

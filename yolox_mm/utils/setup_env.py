@@ -3,8 +3,11 @@ import datetime
 from mmengine import DefaultScope
 from mmengine.logging import print_log
 
+from .checkpoint import install_safe_checkpoint_loading
 
-def register_all_modules(init_default_scope: bool = True) -> None:
+
+def register_all_modules(init_default_scope: bool = True,
+                         safe_checkpoints: bool = False) -> None:
     """Register mmdet's and yolox_mm's modules and set the default scope.
 
     Args:
@@ -13,6 +16,11 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             mmdet and mmengine. If another scope is already current, a new
             ``yolox_mm`` instance is created and made current, with a warning
             (the mmdet/mmyolo behaviour). Defaults to True.
+        safe_checkpoints (bool): Also call
+            :func:`~yolox_mm.utils.checkpoint.install_safe_checkpoint_loading`
+            (weights-only loading of local checkpoints through mmengine,
+            mismatching weights reported to the log; changes mmengine for
+            the whole process). Defaults to False.
     """
     import mmdet.datasets  # noqa: F401
     import mmdet.engine  # noqa: F401
@@ -24,6 +32,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import yolox_mm.engine  # noqa: F401
     import yolox_mm.models  # noqa: F401
 
+    if safe_checkpoints:
+        install_safe_checkpoint_loading()
     if not init_default_scope:
         return
     current = DefaultScope.get_current_instance()

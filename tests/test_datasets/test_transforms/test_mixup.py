@@ -251,3 +251,17 @@ def test_blend_half_equals_float_mixing_for_every_pair():
     np.testing.assert_array_equal(blend_half(a, b), expected)
     np.testing.assert_array_equal(a, np.meshgrid(np.arange(256),
                                                  np.arange(256))[0])
+
+
+@pytest.mark.parametrize('mix_results, received',
+                         [(None, 'None'), ([], '0'), ([{}, {}], '2')])
+def test_mixup_needs_exactly_one_partner(mix_results, received):
+    img = np.zeros((8, 8, 3), np.uint8)
+    results = _sample(img, [[1, 1, 4, 4]], [0])
+    if mix_results is not None:
+        results['mix_results'] = mix_results
+    with pytest.raises(ValueError) as info:
+        MixUp().transform(results)
+    assert str(info.value) == (
+        'MixUp needs results["mix_results"] with 1 dict (from get_indexes '
+        f'through the dataset wrapper), but received {received}')

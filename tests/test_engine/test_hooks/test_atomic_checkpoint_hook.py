@@ -20,7 +20,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch import nn
 
-import yolox_mm  # noqa: F401  (registers the hooks, safe loading)
+import yolox_mm  # noqa: F401  (registers the hooks)
 from yolox_mm.engine.hooks import AtomicCheckpointHook
 from yolox_mm.registry import HOOKS
 from yolox_mm.utils.checkpoint import load_local_checkpoint

@@ -15,7 +15,7 @@ from mmcv.transforms.utils import cache_randomness
 from mmdet.structures.bbox import autocast_box_type
 
 from yolox_mm.registry import TRANSFORMS
-from .mosaic import MOSAIC_SKIPPED, resize_keep_ratio
+from .mosaic import MOSAIC_SKIPPED, checked_mix_results, resize_keep_ratio
 
 
 def has_trainable_instance(data_info: dict) -> bool:
@@ -83,24 +83,26 @@ class MixUp(BaseTransform):
           | pad +-------------------+             |
        H' +---------------------------------------+
 
-    Steps (the same as mmdet 3.3.0 ``MixUp`` and official YOLOX):
+    Steps (official YOLOX ``MosaicDetection.mixup``,
+    ``yolox/data/datasets/mosaicdetection.py``; mmdet 3.3.0 ``MixUp`` has the
+    same steps and random draws):
 
     1. ``jit = U(ratio_range)``; ``flip = U(0, 1) > flip_ratio``.
     2. The partner is resized (keep ratio, ``r = min(H/h, W/w)``) and pasted
-       at the top-left of a ``W x H`` canvas filled with ``pad_val``.
+       at the top-left of a ``W x H`` float32 canvas filled with
+       ``pad_val``.
     3. The canvas is resized by ``jit``; flipped horizontally if ``flip``.
     4. A ``h_t x w_t`` window is cut at a random offset
        (``y_off = randint(0, H' - h_t)`` if ``H' > h_t``, then
        ``x_off = randint(0, W' - w_t)`` if ``W' > w_t``, where ``H', W'`` is
        the size of the jittered canvas padded with ``pad_val`` to at least
-       the target size).
+       the target size); its pixels are truncated to uint8.
     5. Partner boxes: ``* r * jit``, clipped to the jittered canvas, flipped,
        shifted by ``(-x_off, -y_off)``, clipped to ``w_t x h_t``.
-    6. The image is ``floor(0.5 * img + 0.5 * window)``: the published
-       YOLOX mixing (official ``MosaicDetection.mixup``: ``0.5 * origin_img
-       + 0.5 * padded_cropped_img``, then ``astype(np.uint8)``), not a
-       Beta-distributed weight. Boxes are concatenated (``results`` first,
-       then the partner's) and those not inside the image are dropped.
+    6. The image is ``floor(0.5 * img + 0.5 * window)`` (:func:`blend_half`),
+       not a Beta-distributed weight. Boxes are concatenated (``results``
+       first, then the partner's) and those not inside the image are
+       dropped.
 
     Required Keys:
 
@@ -110,7 +112,7 @@ class MixUp(BaseTransform):
     - gt_bboxes_labels (np.ndarray): ``[N]`` int64.
     - gt_ignore_flags (np.ndarray): ``[N]`` bool.
     - mix_results (List[dict]): 1 dict (the partner) with the same keys; its
-      boxes are in the pixels of its own image.
+      boxes are in the pixels of its own image. It is read, never written.
 
     Modified Keys:
 
@@ -119,43 +121,22 @@ class MixUp(BaseTransform):
     - gt_bboxes: ``[N + K, 4]`` at most, ``xyxy``, pixels of ``img``.
     - gt_bboxes_labels, gt_ignore_flags: matching ``[N + K]``.
 
-    Random draws (all ``np.random``, in this order, as mmdet 3.3.0):
-    ``get_indexes``: ``randint(0, len(dataset))`` until a partner with
-    annotations is found (at most ``max_iters`` draws); ``transform``:
+    Not applied (``results`` returned unchanged, no random draw) when
+    ``results`` or the partner has no boxes, or to a sample that
+    :class:`Mosaic` skipped (``results['mosaic_skipped']``: Megvii mixes
+    only mosaic samples).
+
+    Random draws (all ``np.random``, in this order): ``get_indexes``:
+    ``randint(0, len(dataset))`` until a partner with a non-ignored
+    annotation is found (at most ``max_iters`` draws); ``transform``:
     ``uniform(*ratio_range)``, ``uniform(0, 1)``, then ``randint`` for
     ``y_off`` and for ``x_off`` when the padded canvas is larger than the
-    target. So, for the same seed and partner, the boxes are identical to
-    mmdet's and the image is identical up to the float32 rounding below
-    (``tests/test_datasets/test_transforms/test_mixup.py``).
+    target.
 
-    Deliberate differences from mmdet 3.3.0 ``MixUp``:
-
-    - :meth:`get_indexes` checks the partner's **annotations**
-      (``dataset.get_data_info(i)['instances']``) instead of loading and
-      decoding the image (mmdet calls ``dataset[i]``, a full decode, up to
-      ``max_iters`` times, then the wrapper loads the chosen image again).
-      Instances with ``ignore_flag`` (COCO crowd) do not count: a partner
-      with only ignored boxes adds no positive target. The draws are the same
-      as mmdet's as long as the wrapped dataset's loading pipeline is
-      deterministic, keeps every annotated box and never returns ``None``
-      (true for ``LoadImageFromFile`` + ``LoadAnnotations``).
-    - Mixing is skipped (``results`` returned unchanged, no random draw) if
-      ``results`` has no boxes, as in official YOLOX
-      (``MosaicDetection.__getitem__`` mixes only if ``mosaic_labels`` is not
-      empty). mmdet checks only the partner (kept here too) and would still
-      mix into an image without boxes.
-    - The letterbox and jitter canvases are float32 (mmdet: float64 from
-      ``np.ones(...) * pad_val``): half the memory and a faster resize. The
-      jittered pixels are truncated to uint8 as in mmdet; float32 rounding
-      moves a few of them across an integer, i.e. changes them by 1
-      (measured: at most 1e-4 of the pixels at 640x640; up to ~1 % on tiny
-      test images), so the blended image differs from mmdet's by at most 1
-      at those pixels. The blend itself is done in integers
-      (:func:`blend_half`), which equals mmdet's ``uint8(0.5 * float32(a)
-      + 0.5 * float32(b))`` exactly.
-    - Only the crop window is materialised (mmdet builds the whole padded
-      canvas, then crops it); the partner's input boxes are cloned, never
-      modified; ``ValueError`` instead of ``assert``.
+    Raises ``ValueError`` for bad arguments, for ``mix_results`` without
+    exactly 1 dict, and for images with different channel counts.
+    Comparison with mmdet 3.3.0 ``MixUp`` (same boxes, image within 1
+    grey level): ``docs/differences_from_mmdet.md``, "MixUp".
 
     Args:
         img_scale: ``(W, H)``, width first: the letterbox canvas the partner
@@ -174,11 +155,8 @@ class MixUp(BaseTransform):
             target image. Defaults to True.
         prob: Probability of mixing (Megvii's ``mixup_prob``). Defaults to
             1.0. The coin ``np.random.uniform(0, 1)`` is drawn only when
-            ``prob < 1`` (after the checks below, before the other draws),
+            ``prob < 1`` (after the checks above, before the other draws),
             so with the default the random stream is the one above.
-
-    Not applied either (no draw) to a sample that :class:`Mosaic` skipped
-    (``results['mosaic_skipped']``): Megvii mixes only mosaic samples.
     """
 
     def __init__(self,
@@ -213,11 +191,6 @@ class MixUp(BaseTransform):
         self.max_iters = max_iters
         self.bbox_clip_border = bbox_clip_border
 
-    @property
-    def dynamic_scale(self) -> Tuple[int, int]:
-        """``img_scale`` under mmdet's attribute name, ``(W, H)``."""
-        return self.img_scale
-
     @cache_randomness
     def get_indexes(self, dataset) -> int:
         """Draw the partner's dataset index from its annotations only.
@@ -248,7 +221,7 @@ class MixUp(BaseTransform):
             ``results``, updated in place (unchanged if either image has no
             boxes).
         """
-        partner = self._partner(results)
+        partner = checked_mix_results(results, 1, 'MixUp')[0]
         if results.get(MOSAIC_SKIPPED, False):
             return results
         if len(partner['gt_bboxes']) == 0 or len(results['gt_bboxes']) == 0:
@@ -270,21 +243,6 @@ class MixUp(BaseTransform):
                                             img.shape[:2], offset)
         self._merge(results, blend_half(img, window), partner, partner_boxes)
         return results
-
-    @staticmethod
-    def _partner(results: dict) -> dict:
-        """The partner sample, ``results['mix_results'][0]``.
-
-        Raises:
-            ValueError: unless ``mix_results`` holds exactly 1 dict.
-        """
-        mix_results = results.get('mix_results')
-        if mix_results is None or len(mix_results) != 1:
-            raise ValueError(
-                'MixUp needs results["mix_results"] with 1 dict (from '
-                'get_indexes through the dataset wrapper), but received '
-                f'{None if mix_results is None else len(mix_results)}')
-        return mix_results[0]
 
     def _jittered_canvas(self, partner_img: np.ndarray, jit: float,
                          flip: bool) -> Tuple[np.ndarray, float]:

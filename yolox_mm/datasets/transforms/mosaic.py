@@ -103,6 +103,26 @@ def resize_keep_ratio(img: np.ndarray,
     return resized, ratio
 
 
+def checked_mix_results(results: dict, count: int,
+                        transform: str) -> List[dict]:
+    """``results['mix_results']``, the extra samples a multi-image
+    transform (``transform``: Mosaic, MixUp) asked for with
+    ``get_indexes``, loaded by the dataset wrapper.
+
+    Raises:
+        ValueError: unless it holds exactly ``count`` dicts; the message
+            names ``transform``, the expected and the received count.
+    """
+    mix_results = results.get('mix_results')
+    if mix_results is None or len(mix_results) != count:
+        raise ValueError(
+            f'{transform} needs results["mix_results"] with {count} '
+            f'dict{"s" if count != 1 else ""} (from get_indexes through the '
+            'dataset wrapper), but received '
+            f'{None if mix_results is None else len(mix_results)}')
+    return list(mix_results)
+
+
 @TRANSFORMS.register_module()
 class Mosaic(BaseTransform):
     """Mosaic augmentation: 4 images on a ``2H x 2W`` canvas.
@@ -162,20 +182,13 @@ class Mosaic(BaseTransform):
     - gt_bboxes_labels: ``[M]``.
     - gt_ignore_flags: ``[M]``.
 
-    Same arguments, random draws and outputs as mmdet 3.3.0 ``Mosaic``:
-    ``np.random.uniform(0, 1)`` (probability), then ``np.random.uniform``
-    for ``cx`` and then for ``cy`` in :meth:`transform`, and 3 calls to
-    ``np.random.randint(0, len(dataset))`` in :meth:`get_indexes`; so, with
-    the same numpy seed, the image and the boxes are identical to mmdet's
-    (``tests/test_datasets/test_transforms/test_mosaic.py``). What differs
-    is only the cost, not the output:
-
-    - no ``copy.deepcopy`` of the 4 input dicts (mmdet copies each one,
-      images included); the inputs are read, never written: the boxes are
-      cloned (``[N, 4]``, cheap) before they are scaled and shifted;
-    - an image that already has the target size is not passed through
-      ``cv2.resize`` (which would only copy it);
-    - ``ValueError`` with the received value instead of ``assert``.
+    The 4 inputs are read, never written (their boxes are cloned before
+    they are scaled and shifted). Raises ``ValueError`` for bad arguments,
+    for ``mix_results`` without exactly 3 dicts and for an input without
+    one of the 4 keys. Source: Megvii ``MosaicDetection.__getitem__``
+    (``yolox/data/datasets/mosaicdetection.py``); same arguments, random
+    draws and outputs as mmdet 3.3.0 ``Mosaic`` (what differs is the cost:
+    ``docs/differences_from_mmdet.md``, "Mosaic").
 
     Args:
         img_scale: ``(W, H)``, width first: the size each image is fitted
@@ -193,12 +206,13 @@ class Mosaic(BaseTransform):
             only gets the plain-image steps (HSV, flip, resize, pad), as in
             Megvii's ``MosaicDetection``. Defaults to 1.0.
 
-    Random draws: the coin ``np.random.uniform(0, 1)`` is drawn on every
-    call, also when ``prob`` is 1 (as mmdet, and as before ``prob`` took
-    effect here), so a ``prob=1`` pipeline draws exactly the numbers it
-    always drew; a skipped sample draws nothing more. Plain numpy draws,
-    reproduced on resume by the per-epoch reseeding of
-    ``DeterministicResumeHook``.
+    Random draws (plain numpy, reproduced on resume by the per-epoch
+    reseeding of ``DeterministicResumeHook``), in this order: the coin
+    ``np.random.uniform(0, 1)`` on every call, also when ``prob`` is 1 (so
+    a ``prob=1`` pipeline draws the same numbers as one without ``prob``);
+    then ``np.random.uniform`` for ``cx`` and then for ``cy`` in
+    :meth:`transform` (a skipped sample draws nothing more); 3 calls to
+    ``np.random.randint(0, len(dataset))`` in :meth:`get_indexes`.
     """
 
     def __init__(self,
@@ -253,13 +267,7 @@ class Mosaic(BaseTransform):
             results[MOSAIC_SKIPPED] = True
             return results
 
-        mix_results = results.get('mix_results')
-        if mix_results is None or len(mix_results) != 3:
-            raise ValueError(
-                'Mosaic needs results["mix_results"] with 3 dicts (from '
-                'get_indexes through the dataset wrapper), but received '
-                f'{None if mix_results is None else len(mix_results)}')
-        patches = [results, *mix_results]
+        patches = [results, *checked_mix_results(results, 3, 'Mosaic')]
         for i, patch in enumerate(patches):
             missing = [k for k in ('img', ) + _ANN_KEYS if k not in patch]
             if missing:

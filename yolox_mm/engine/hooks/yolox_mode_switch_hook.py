@@ -16,13 +16,11 @@ class YOLOXModeSwitchHook(Hook):
     ``runner.epoch >= runner.max_epochs - num_last_epochs`` (``runner.epoch``
     is 0-based), i.e. for exactly the last ``num_last_epochs`` epochs: with
     300 epochs and 15, the epochs with 0-based index 285..299 (286..300 in
-    the 1-based training log). This is a deliberate difference from mmdet
-    3.3.0 (``(epoch + 1) >= max_epochs - num_last_epochs``) and official
-    YOLOX (``epoch + 1 == max_epoch - no_aug_epochs``), which switch one
-    epoch earlier and so run 16 such epochs (mmdet#8560, YOLOX PR#1152).
-    Here the no-aug stage and the constant-LR phase of the schedule (the
-    last ``num_last_epochs`` epochs in the configs) cover exactly the same
-    epochs.
+    the 1-based training log), so the no-aug stage and the constant-LR
+    phase of the schedule (the last ``num_last_epochs`` epochs in the
+    configs) cover exactly the same epochs. mmdet 3.3.0 and official YOLOX
+    switch one epoch earlier: ``docs/differences_from_mmdet.md``,
+    "YOLOXModeSwitchHook".
 
     **Resume-safe.** Nothing is stored in the checkpoint: the decision is
     derived from ``runner.epoch`` at every epoch, so a run resumed past the

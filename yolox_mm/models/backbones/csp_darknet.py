@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from yolox_mm.registry import MODELS
-from ..layers import CSPLayer, ConvBNAct, build_conv
+from ..layers import CSPLayer, ConvBNAct, conv_class
 from ..layers.conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG
 from .staged_backbone import StagedBackbone
 
@@ -193,7 +193,7 @@ class CSPDarknet(StagedBackbone):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         cfgs = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
-        down_conv = build_conv(use_depthwise)
+        down_conv = conv_class(use_depthwise)
 
         self.stem = Focus(3, int(64 * widen_factor), kernel_size=3, **cfgs)
         self.layers = ['stem']

@@ -1,8 +1,10 @@
+import warnings
+from typing import Optional
+
 from mmdet.models.detectors.single_stage import SingleStageDetector
 
 from yolox_mm.registry import MODELS
-from ..layers import fuse_conv_bn
-from ..utils import optimize_for_inference
+from ..layers import conv
 
 
 @MODELS.register_module()
@@ -18,14 +20,23 @@ class YOLOX(SingleStageDetector):
 
     def fuse_conv_bn(self) -> 'YOLOX':
         """Fold every BatchNorm into its convolution for inference (same
-        detections, fewer kernels; see :func:`yolox_mm.models.layers.
-        fuse_conv_bn`). Returns ``self`` in eval mode."""
-        return fuse_conv_bn(self)
+        detections up to float rounding, fewer kernels; see
+        :func:`yolox_mm.models.layers.conv.fuse_conv_bn`). Returns ``self``
+        in eval mode."""
+        return conv.fuse_conv_bn(self)
 
-    def optimize_for_inference(self, fuse_conv_bn: bool = True,
-                               channels_last: bool = False) -> 'YOLOX':
+    def optimize_for_inference(self,
+                               fold_bn: bool = True,
+                               channels_last: bool = False,
+                               *,
+                               fuse_conv_bn: Optional[bool] = None) -> 'YOLOX':
         """Inference switches (BN folding, NHWC parameters), see
-        :func:`yolox_mm.models.utils.optimize_for_inference`. Returns
-        ``self`` in eval mode."""
-        return optimize_for_inference(self, fuse_conv_bn=fuse_conv_bn,
-                                      channels_last=channels_last)
+        :func:`yolox_mm.models.layers.conv.optimize_for_inference`.
+        ``fuse_conv_bn`` is the former name of ``fold_bn`` (deprecated, with
+        a ``DeprecationWarning``). Returns ``self`` in eval mode."""
+        if fuse_conv_bn is not None:
+            warnings.warn('optimize_for_inference(fuse_conv_bn=...) is now '
+                          'fold_bn=...', DeprecationWarning, stacklevel=2)
+            fold_bn = fuse_conv_bn
+        return conv.optimize_for_inference(self, fold_bn=fold_bn,
+                                           channels_last=channels_last)

@@ -10,7 +10,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from .conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG, ConvBNAct, build_conv
+from .conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG, ConvBNAct, conv_class
 
 
 class DarknetBottleneck(nn.Module):
@@ -40,7 +40,7 @@ class DarknetBottleneck(nn.Module):
         hidden = int(out_channels * expansion)
         cfgs = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.conv1 = ConvBNAct(in_channels, hidden, 1, **cfgs)
-        self.conv2 = build_conv(use_depthwise)(hidden, out_channels, 3,
+        self.conv2 = conv_class(use_depthwise)(hidden, out_channels, 3,
                                                **cfgs)
         self.add_identity = add_identity and in_channels == out_channels
 

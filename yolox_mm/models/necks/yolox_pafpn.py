@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from yolox_mm.registry import MODELS
 from ..backbones.csp_darknet import KAIMING_INIT
-from ..layers import CSPLayer, ConvBNAct, build_conv
+from ..layers import CSPLayer, ConvBNAct, conv_class
 from ..layers.conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG
 
 
@@ -68,7 +68,7 @@ class YOLOXPAFPN(BaseModule):
         self.out_channels = out_channels
         self.upsample_cfg = dict(upsample_cfg)
         cfgs = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
-        down_conv = build_conv(use_depthwise)
+        down_conv = conv_class(use_depthwise)
         csp = dict(num_blocks=num_csp_blocks, add_identity=False,
                    use_depthwise=use_depthwise, **cfgs)
         n = len(self.in_channels)
