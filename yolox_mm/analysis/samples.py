@@ -10,6 +10,8 @@ import torch
 from mmengine.config import Config
 from torch import Tensor
 
+from yolox_mm.utils.type_name import type_name
+
 SPLITS = ('train', 'val', 'test')
 
 
@@ -54,7 +56,7 @@ def annotated_test_pipeline(cfg: Config) -> list:
     """``cfg.test_pipeline`` with ``LoadAnnotations`` moved right after the
     image loading, so that ``Resize`` scales the boxes with the image."""
     steps = [dict(t) for t in cfg.test_pipeline]
-    is_ann = [t['type'].split('.')[-1] == 'LoadAnnotations' for t in steps]
+    is_ann = [type_name(t['type']) == 'LoadAnnotations' for t in steps]
     rest = [t for t, a in zip(steps, is_ann) if not a]
     return rest[:1] + [dict(type='LoadAnnotations', with_bbox=True)] + \
         rest[1:]

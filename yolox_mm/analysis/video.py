@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from yolox_mm.utils.type_name import type_name
 from .drawing import draw_detections
 
 
@@ -57,7 +58,7 @@ def build_test_pipeline(model: torch.nn.Module):
     from mmdet.utils import get_test_pipeline_cfg
     from mmengine.dataset import Compose
     steps = [dict(t) for t in get_test_pipeline_cfg(model.cfg.copy())
-             if t['type'].split('.')[-1] != 'LoadAnnotations']
+             if type_name(t['type']) != 'LoadAnnotations']
     steps[0]['type'] = 'mmdet.LoadImageFromNDArray'
     return Compose(steps)
 

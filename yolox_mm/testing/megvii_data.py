@@ -23,6 +23,8 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from yolox_mm.utils.type_name import type_name
+
 #: Transforms of our pipeline that Megvii's ``MosaicDetection`` +
 #: ``TrainTransform`` implement, in order.
 MEGVII_STAGES = ('Mosaic', 'RandomAffine', 'MixUp', 'YOLOXHSVRandomAug',
@@ -160,8 +162,8 @@ def megvii_settings(pipeline: List[dict]) -> dict:
         ValueError: if a stage is missing, or an argument has a value that
             Megvii's code cannot express (:data:`MEGVII_FIXED`).
     """
-    stages = {t['type'].split('.')[-1]: _arguments(t) for t in pipeline
-              if t['type'].split('.')[-1] in MEGVII_STAGES}
+    stages = {type_name(t['type']): _arguments(t) for t in pipeline
+              if type_name(t['type']) in MEGVII_STAGES}
     missing = [s for s in MEGVII_STAGES if s not in stages]
     if missing:
         raise ValueError(f'expected the stages {MEGVII_STAGES} in the '

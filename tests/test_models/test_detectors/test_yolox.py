@@ -11,7 +11,6 @@ model, 1 thread: largest difference 1.5e-7 after folding, 1.8e-7 with
 channels_last too, on outputs of magnitude up to 0.33; a folded bias that
 is wrong by one BN ``beta`` would be off by up to 0.5).
 """
-import warnings
 
 import pytest
 import torch
@@ -113,11 +112,3 @@ def test_optimize_for_inference_switches_off_change_nothing(model, image):
     assert model.state_dict().keys() == state.keys()
     assert torch.equal(_outputs(model, image), before)
 
-
-def test_former_flag_name_still_folds_with_a_warning(model):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always')
-        model.optimize_for_inference(fuse_conv_bn=True)
-    assert [w.category for w in caught] == [DeprecationWarning]
-    assert 'fold_bn' in str(caught[0].message)
-    assert _batch_norms(model) == []

@@ -68,7 +68,7 @@ d. **One training iteration** of YOLOX-s at 640, batch 4 (30 GT per image):
 e. **Inference latency** at batch 1, YOLOX-s at 640 and YOLOX-nano at 416:
    ``model.predict`` (post-processing and NMS included, ``rescale=True``)
    on a preprocessed input: ours, ours after ``fuse_conv_bn``, ours after
-   ``optimize_for_inference(fuse_conv_bn=True, channels_last=True)``,
+   ``optimize_for_inference(fold_bn=True, channels_last=True)``,
    mmdet's and Megvii's forward + ``yolox.utils.postprocess`` (NMS: mmcv's
    compiled ``nms`` behind a torchvision stand-in when torchvision is
    missing), same weights; the detections and the raw head outputs are

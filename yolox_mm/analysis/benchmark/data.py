@@ -40,6 +40,7 @@ from mmengine.config import Config
 
 from yolox_mm.testing.reference import MMDET_CONFIGS, OUR_CONFIGS
 from yolox_mm.testing.synthetic import write_synthetic_coco
+from yolox_mm.utils.type_name import type_name
 from .megvii import use_megvii
 from .report import SectionResult, SummaryRow, fmt_ratio
 from .sizes import Options, Sizes
@@ -65,7 +66,7 @@ def scaled_pipeline(pipeline: list, scale: int) -> list:
     """The YOLOX training pipeline at a ``scale x scale`` canvas."""
     pipeline = copy.deepcopy(pipeline)
     for t in pipeline:
-        kind = t['type'].split('.')[-1]
+        kind = type_name(t['type'])
         if kind in ('Mosaic', 'MixUp'):
             t['img_scale'] = (scale, scale)
         elif kind == 'RandomAffine':
@@ -259,8 +260,8 @@ def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
         which, data_root, ann_file, img_prefix, sizes.c_scale, **kw)
     ours, ours_types = build('ours')
     ref, ref_types = build('mmdet')
-    names = [t.split('.')[-1] for t in ours_types]
-    if names != [t.split('.')[-1] for t in ref_types]:
+    names = [type_name(t) for t in ours_types]
+    if names != [type_name(t) for t in ref_types]:
         raise RuntimeError('the two pipelines differ: '
                            f'{ours_types} vs {ref_types}')
     cached, _ = build('ours', cache_images=True)

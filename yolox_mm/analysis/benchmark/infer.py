@@ -2,7 +2,7 @@
 
 ``model.predict`` (post-processing and NMS included, ``rescale=True``) on a
 preprocessed input: ours, ours after ``fuse_conv_bn``, ours after
-``optimize_for_inference(fuse_conv_bn=True, channels_last=True)``,
+``optimize_for_inference(fold_bn=True, channels_last=True)``,
 mmdet's, and Megvii's forward + ``yolox.utils.postprocess`` (yolox-datamint
 0.3.1, score threshold and class-aware NMS at the same settings,
 :func:`~.megvii.megvii_predict`), same weights (Megvii's through the key
@@ -40,7 +40,7 @@ HEADER = ('model', 'impl', 'ms', 'speed-up vs mmdet', 'speed-up vs Megvii',
 RAW_NOTE = ('raw outputs: largest |ours - mmdet| of the head outputs (cls, '
             'reg, obj logits) over the largest |mmdet| of the same output')
 #: The models of section e: (key, label). ``fused_cl`` is
-#: ``optimize_for_inference(fuse_conv_bn=True, channels_last=True)``.
+#: ``optimize_for_inference(fold_bn=True, channels_last=True)``.
 INFER_MODELS = (('ours', 'ours'), ('fused', 'ours + fuse_conv_bn'),
                 ('fused_cl', 'ours + fuse_conv_bn + channels_last'),
                 ('mmdet', 'mmdet'))
@@ -94,7 +94,7 @@ def calibrated_models(scale: str, size: int, seed: int,
     ours.load_state_dict(ref.state_dict(), strict=True)
     fused = copy.deepcopy(ours).fuse_conv_bn()
     fused_cl = copy.deepcopy(ours).optimize_for_inference(
-        fuse_conv_bn=True, channels_last=True)
+        fold_bn=True, channels_last=True)
     models = dict(ours=ours, fused=fused, fused_cl=fused_cl, mmdet=ref)
     if with_megvii:
         from yolox_mm.testing.megvii import build_megvii, load_ours_into_megvii

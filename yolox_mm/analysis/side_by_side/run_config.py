@@ -3,12 +3,13 @@ written to the work dir."""
 from pathlib import Path
 from typing import Optional
 
+from yolox_mm.utils.type_name import type_name
 from .config_walk import plain_copy
 
 
-def _find_hook(cfg, type_name: str) -> Optional[dict]:
+def _find_hook(cfg, name: str) -> Optional[dict]:
     for hook in cfg.get('custom_hooks', []) or []:
-        if hook.get('type', '').rpartition('.')[2] == type_name:
+        if type_name(hook.get('type', '')) == name:
             return hook
     return None
 

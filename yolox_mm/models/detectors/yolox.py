@@ -1,6 +1,3 @@
-import warnings
-from typing import Optional
-
 from mmdet.models.detectors.single_stage import SingleStageDetector
 
 from yolox_mm.registry import MODELS
@@ -27,16 +24,9 @@ class YOLOX(SingleStageDetector):
 
     def optimize_for_inference(self,
                                fold_bn: bool = True,
-                               channels_last: bool = False,
-                               *,
-                               fuse_conv_bn: Optional[bool] = None) -> 'YOLOX':
+                               channels_last: bool = False) -> 'YOLOX':
         """Inference switches (BN folding, NHWC parameters), see
         :func:`yolox_mm.models.layers.conv.optimize_for_inference`.
-        ``fuse_conv_bn`` is the former name of ``fold_bn`` (deprecated, with
-        a ``DeprecationWarning``). Returns ``self`` in eval mode."""
-        if fuse_conv_bn is not None:
-            warnings.warn('optimize_for_inference(fuse_conv_bn=...) is now '
-                          'fold_bn=...', DeprecationWarning, stacklevel=2)
-            fold_bn = fuse_conv_bn
+        Returns ``self`` in eval mode."""
         return conv.optimize_for_inference(self, fold_bn=fold_bn,
                                            channels_last=channels_last)
