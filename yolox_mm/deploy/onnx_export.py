@@ -38,9 +38,6 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from yolox_mm.models.dense_heads.yolox_head import (decode_bboxes,
-                                                     flatten_levels)
-
 #: Default ``max_det`` when the model's ``test_cfg`` has no ``max_per_img``
 #: (mmdeploy's ``keep_top_k``).
 DEFAULT_MAX_DET = 100
@@ -196,12 +193,13 @@ class YOLOXONNXWrapper(nn.Module):
 
     Applies the data preprocessor's channel conversion and mean/std (none
     for the YOLOX configs: BGR 0-255 in), then backbone, neck, head, the
-    head's box decoding and :func:`nms_topk`.
+    head's ``decode_predictions`` and :func:`nms_topk` (or
+    :func:`end2end_topk`).
 
     Args:
         model (nn.Module): A yolox_mm ``YOLOX`` (or any single-stage detector
-            whose head returns YOLOX's ``(cls_scores, bbox_preds,
-            objectnesses)`` and has ``prior_generator``), in eval mode.
+            whose head has ``decode_predictions`` over its outputs, as
+            :class:`~yolox_mm.models.dense_heads.YOLOXHead`), in eval mode.
         score_thr (float, optional): Defaults to ``test_cfg.score_thr``.
         iou_thr (float, optional): Defaults to
             ``test_cfg.nms.iou_threshold``.
@@ -254,21 +252,14 @@ class YOLOXONNXWrapper(nn.Module):
     def forward(self, images: Tensor) -> Tuple[Tensor, Tensor]:
         head = self.detector.bbox_head
         feats = self.detector.extract_feat(self.normalize(images))
-        outs = head(feats)
-        cls_scores, bbox_preds, objectnesses = outs[:3]
-        priors = torch.cat(head.prior_generator.grid_priors(
-            [s.shape[2:] for s in cls_scores], dtype=cls_scores[0].dtype,
-            device=cls_scores[0].device, with_stride=True))  # [P, 4]
-        bboxes = decode_bboxes(priors, flatten_levels(bbox_preds))
-        cls_probs = flatten_levels(cls_scores).sigmoid()  # [B, P, C]
-        obj_probs = flatten_levels(objectnesses)[..., 0].sigmoid()
-        if len(outs) == 4 and (head.test_cfg or {}).get('use_pss', True):
-            obj_probs = obj_probs * flatten_levels(outs[3])[..., 0].sigmoid()
+        outs = head(feats)  # (cls, bbox, obj[, pss]) per level
+        if not (head.test_cfg or {}).get('use_pss', True):
+            outs = outs[:3]
+        decoded = head.decode_predictions(*outs)
         if self.end2end:
-            return end2end_topk(bboxes, cls_probs * obj_probs[..., None],
+            return end2end_topk(decoded.bboxes, decoded.class_scores(),
                                 self.score_thr, self.max_det)
-        max_scores, labels = cls_probs.max(dim=2)
-        return nms_topk(bboxes, max_scores * obj_probs, labels,
+        return nms_topk(decoded.bboxes, decoded.scores, decoded.labels,
                         head.num_classes, self.iou_thr, self.score_thr,
                         self.max_det)
 
