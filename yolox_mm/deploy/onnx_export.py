@@ -302,18 +302,21 @@ def export_onnx(model: nn.Module,
         ValueError: for a size that is not a multiple of 32 or an opset
             < 11.
     """
-    import onnx
-
-    height, width = (int(s) for s in input_shape)
-    stride = max(model.bbox_head.strides)
-    if height % stride or width % stride or height < stride:
-        raise ValueError(f'input_shape must be multiples of {stride} (the '
-                         f'largest stride), got (H, W) = ({height}, {width})')
-    if opset_version < 11:
-        raise ValueError(f'opset_version must be >= 11, got {opset_version}')
+    height, width = _check_export_args(model, input_shape, opset_version)
     wrapper = YOLOXONNXWrapper(model.cpu().eval(), score_thr, iou_thr,
                                max_det).eval()
     dummy = torch.full((batch_size, 3, height, width), 114.0)
+    _trace(wrapper, dummy, out_file, opset_version, dynamic)
+    props = _metadata(model, wrapper, height, width)
+    _finish_onnx_file(out_file, wrapper.max_det, {**props, **(metadata or {})})
+    return out_file
+
+
+def _trace(wrapper: nn.Module, dummy: Tensor, out_file: str,
+           opset_version: int, dynamic: bool) -> None:
+    """``torch.onnx.export`` of ``wrapper`` on ``dummy [B, 3, H, W]`` with
+    the TorchScript exporter (``dynamo=False``); with ``dynamic``, batch,
+    height and width are dynamic axes."""
     dynamic_axes = None
     if dynamic:
         dynamic_axes = {
@@ -332,13 +335,12 @@ def export_onnx(model: nn.Module,
             do_constant_folding=True,
             dynamo=False)
 
-    onnx_model = onnx.load(out_file)
-    for output in onnx_model.graph.output:
-        # K is max_det whatever the input; ONNX shape inference cannot see
-        # it through the dynamic number of priors
-        output.type.tensor_type.shape.dim[1].dim_value = wrapper.max_det
+
+def _metadata(model: nn.Module, wrapper: YOLOXONNXWrapper, height: int,
+              width: int) -> Dict[str, str]:
+    """The ``metadata_props`` that :func:`export_onnx` always writes."""
     classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
-    props = {
+    return {
         'classes': json.dumps(list(classes) if classes else []),
         'score_thr': str(wrapper.score_thr),
         'iou_thr': str(wrapper.iou_thr),
@@ -347,12 +349,35 @@ def export_onnx(model: nn.Module,
         'input_shape': f'{height} {width}',
         'input_format': ('BGR float 0-255, keep-ratio resize + pad 114 '
                          'bottom/right; dets in input pixels'),
-        **(metadata or {})
     }
+
+
+def _check_export_args(model: nn.Module, input_shape: Sequence[int],
+                       opset_version: int) -> Tuple[int, int]:
+    """``(H, W)`` of ``input_shape``, checked (see :func:`export_onnx`)."""
+    height, width = (int(s) for s in input_shape)
+    stride = max(model.bbox_head.strides)
+    if height % stride or width % stride or height < stride:
+        raise ValueError(f'input_shape must be multiples of {stride} (the '
+                         f'largest stride), got (H, W) = ({height}, {width})')
+    if opset_version < 11:
+        raise ValueError(f'opset_version must be >= 11, got {opset_version}')
+    return height, width
+
+
+def _finish_onnx_file(out_file: str, max_det: int,
+                      props: Dict[str, str]) -> None:
+    """Set the fixed ``K = max_det`` of the outputs, add ``props`` as
+    ``metadata_props``, check and save ``out_file`` in place."""
+    import onnx
+
+    onnx_model = onnx.load(out_file)
+    for output in onnx_model.graph.output:
+        # K is max_det whatever the input; ONNX shape inference cannot see
+        # it through the dynamic number of priors
+        output.type.tensor_type.shape.dim[1].dim_value = max_det
     for key, value in props.items():
         entry = onnx_model.metadata_props.add()
         entry.key, entry.value = key, str(value)
     onnx.checker.check_model(onnx_model)
     onnx.save(onnx_model, out_file)
-    return out_file
-

@@ -399,35 +399,51 @@ class YOLOXHead(BaseDenseHead):
         fg_mask = assign.fg_mask.view(-1)
         # positives per GPU, averaged over the GPUs, at least 1
         avg_num_pos = max(reduce_mean(fg_mask.sum().float()), 1.0)
-        pos_img, pos_prior = assign.fg_mask.nonzero(as_tuple=True)
-        pos_gt = assign.gt_inds[pos_img, pos_prior]
-        pos_gt_labels = gt_labels[pos_img, pos_gt]
-        pos_gt_bboxes = gt_bboxes[pos_img, pos_gt]
-        cls_targets = F.one_hot(pos_gt_labels, self.num_classes).to(
-            cls_preds.dtype) * assign.ious[pos_img, pos_prior, None]
-
         loss_obj = self.loss_obj(
             obj_preds.reshape(-1, 1),
             fg_mask.to(obj_preds.dtype)[:, None]) / avg_num_pos
-        if pos_img.numel():
-            loss_cls = self.loss_cls(cls_preds[pos_img, pos_prior],
-                                     cls_targets) / avg_num_pos
-            loss_bbox = self.loss_bbox(pred_bboxes[pos_img, pos_prior],
-                                       pos_gt_bboxes) / avg_num_pos
-        else:
-            loss_cls = cls_preds.sum() * 0
-            loss_bbox = pred_bboxes.sum() * 0
+        loss_cls, loss_bbox, loss_l1 = self._positive_losses(
+            priors, cls_preds, reg_preds, pred_bboxes, assign, gt_bboxes,
+            gt_labels, avg_num_pos)
         losses = dict(loss_cls=loss_cls, loss_bbox=loss_bbox,
                       loss_obj=loss_obj)
-        if self.use_l1:
-            if pos_img.numel():
-                l1_targets = self.bbox_coder.encode(priors[pos_prior],
-                                                    pos_gt_bboxes)
-                losses['loss_l1'] = self.loss_l1(
-                    reg_preds[pos_img, pos_prior], l1_targets) / avg_num_pos
-            else:
-                losses['loss_l1'] = reg_preds.sum() * 0
+        if loss_l1 is not None:
+            losses['loss_l1'] = loss_l1
         return losses
+
+    def _positive_losses(
+            self, priors: Tensor, cls_preds: Tensor, reg_preds: Tensor,
+            pred_bboxes: Tensor, assign: BatchAssignResult,
+            gt_bboxes: Tensor, gt_labels: Tensor, avg_num_pos: Tensor
+    ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """``loss_cls``, ``loss_bbox`` and (when :attr:`use_l1`, else None)
+        ``loss_l1`` of the positives of ``assign``, each divided by
+        ``avg_num_pos``; without positives 0, kept in the graph.
+
+        Shapes as in :meth:`loss_by_feat`: ``priors [P, 4]``, ``cls_preds
+        [B, P, C]``, ``reg_preds``/``pred_bboxes [B, P, 4]``, padded GTs
+        ``[B, G, 4]`` xyxy and ``[B, G]``.
+        """
+        pos_img, pos_prior = assign.fg_mask.nonzero(as_tuple=True)
+        if not pos_img.numel():
+            return (cls_preds.sum() * 0, pred_bboxes.sum() * 0,
+                    reg_preds.sum() * 0 if self.use_l1 else None)
+        pos_gt = assign.gt_inds[pos_img, pos_prior]
+        pos_gt_bboxes = gt_bboxes[pos_img, pos_gt]
+        cls_targets = F.one_hot(gt_labels[pos_img, pos_gt],
+                                self.num_classes).to(cls_preds.dtype)
+        cls_targets = cls_targets * assign.ious[pos_img, pos_prior, None]
+        loss_cls = self.loss_cls(cls_preds[pos_img, pos_prior],
+                                 cls_targets) / avg_num_pos
+        loss_bbox = self.loss_bbox(pred_bboxes[pos_img, pos_prior],
+                                   pos_gt_bboxes) / avg_num_pos
+        loss_l1 = None
+        if self.use_l1:
+            l1_targets = self.bbox_coder.encode(priors[pos_prior],
+                                                pos_gt_bboxes)
+            loss_l1 = self.loss_l1(reg_preds[pos_img, pos_prior],
+                                   l1_targets) / avg_num_pos
+        return loss_cls, loss_bbox, loss_l1
 
     @torch.no_grad()
     def _assign(self, priors: Tensor, cls_preds: Tensor, pred_bboxes: Tensor,

@@ -285,7 +285,8 @@ class YOLOXPSSHead(YOLOXHead):
         end-to-end score of every (prior, class); without, YOLOX's."""
         obj_probs = flatten_levels(objectnesses)[..., 0].sigmoid()
         if pss_logits is not None:
-            obj_probs = obj_probs * flatten_levels(pss_logits)[..., 0].sigmoid()
+            pss_probs = flatten_levels(pss_logits)[..., 0].sigmoid()
+            obj_probs = obj_probs * pss_probs
         return self._decode(cls_scores, bbox_preds, obj_probs)
 
     def predict_by_feat(self,
