@@ -31,7 +31,8 @@ FOCUS_FORWARD = 'yolox_mm.models.backbones.csp_darknet.Focus.forward'
 PSS_HEAD_PREDICT = ('yolox_mm.models.dense_heads.yolox_pss_head.'
                     'YOLOXPSSHead.predict_by_feat')
 ONNX_EXPORT = 'torch.onnx.export'
-#: torch >= 2.0 has the ``dynamo`` argument (default True since 2.9).
+#: Whether this torch's ``torch.onnx.export`` has ``dynamo`` (True by default
+#: since torch 2.9).
 _EXPORT_HAS_DYNAMO = 'dynamo' in inspect.signature(
     torch.onnx.export).parameters
 
