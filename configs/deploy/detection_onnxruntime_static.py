@@ -2,7 +2,7 @@
 # static input shape (the shape of the test pipeline's output: 416 x 416 for
 # nano/tiny, 640 x 640 for s/m/l/x) and batch 1.
 # Self-contained: mmdeploy's wheel ships no configs/ to inherit from.
-# `module` imports our rewriters (yolox_mm.deploy) in every mmdeploy process.
+# `module` imports (registers) our rewriters in every mmdeploy process.
 # Outputs: dets [1, K, 5] (x1, y1, x2, y2 in input pixels, score) and
 # labels [1, K], K <= keep_top_k (padding rows have score 0).
 # Thresholds: the model's test_cfg (score_thr, nms.iou_threshold,
@@ -22,7 +22,7 @@ codebase_config = dict(
     type='mmdet',
     task='ObjectDetection',
     model_type='end2end',
-    module=['yolox_mm.deploy'],
+    module=['yolox_mm.deploy.mmdeploy_rewriters'],
     post_processing=dict(
         score_threshold=0.05,
         confidence_threshold=0.005,

@@ -171,6 +171,22 @@ def test_import_boundaries():
     assert out.returncode == 0, out.stderr[-2000:]
 
 
+def test_import_changes_nothing_outside_the_package():
+    """Importing ``yolox_mm.deploy`` (and its plain exporter) without
+    mmdeploy leaves the import machinery and ``torch.onnx.export`` alone
+    (measured after ``import yolox_mm``, whose dependencies, e.g. ``six``,
+    add their own finders)."""
+    code = ('import sys, torch, yolox_mm\n'
+            'meta_path, export = list(sys.meta_path), torch.onnx.export\n'
+            'import yolox_mm.deploy, yolox_mm.deploy.onnx_export\n'
+            'assert "mmdeploy" not in sys.modules\n'
+            'assert sys.meta_path == meta_path, sys.meta_path\n'
+            'assert torch.onnx.export is export\n')
+    out = subprocess.run([sys.executable, '-c', code], cwd=REPO,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
 def test_rejects_size_not_multiple_of_32(tree_model, tmp_path):
     with pytest.raises(ValueError, match='multiples of 32'):
         export_onnx(tree_model, str(tmp_path / 'x.onnx'), (400, 416))

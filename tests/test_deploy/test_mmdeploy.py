@@ -31,9 +31,11 @@ import onnx  # noqa: E402
 
 import yolox_mm.deploy  # noqa: E402,F401
 from yolox_mm.deploy.mmdeploy_rewriters import (FOCUS_FORWARD,  # noqa: E402
-                                                HEAD_PREDICT, focus__forward)
+                                                HEAD_PREDICT, ONNX_EXPORT,
+                                                focus__forward)
 
 DEPLOY_CFGS = REPO / 'configs' / 'deploy'
+DYNAMIC = 'detection_onnxruntime_dynamic.py'
 
 
 def deploy_config(name: str) -> Config:
@@ -84,26 +86,45 @@ def mmdeploy_outputs(onnx_file, inputs):
     return [(d[k], l[k]) for d, l, k in zip(dets, labels, keep)]
 
 
-def test_rewriters_registered_and_torchscript_exporter_default():
-    from mmdeploy.core import FUNCTION_REWRITER
+def test_rewriters_registered_and_torchscript_exporter_inside_mmdeploy_only(
+        tmp_path):
+    """``torch.onnx.export`` is ours (``dynamo=False`` by default) inside
+    mmdeploy's ``RewriterContext`` only: outside it is torch's own."""
+    from mmdeploy.core import FUNCTION_REWRITER, RewriterContext
     records = FUNCTION_REWRITER._registry._rewrite_records
-    assert HEAD_PREDICT in records and FOCUS_FORWARD in records
-    assert getattr(torch.onnx.export, '_yolox_mm_dynamo_default_false')
+    assert {HEAD_PREDICT, FOCUS_FORWARD, ONNX_EXPORT} <= set(records)
+    original = torch.onnx.export
+    assert not hasattr(original, '_yolox_mm_dynamo_default_false')
+    with RewriterContext(cfg={}, backend='onnxruntime'):
+        assert torch.onnx.export is not original
+        # no ``dynamo`` argument, as mmdeploy calls it: TorchScript exporter
+        torch.onnx.export(torch.nn.Linear(2, 3), (torch.ones(1, 2), ),
+                          str(tmp_path / 'linear.onnx'))
+    assert torch.onnx.export is original
+    graph = onnx.load(str(tmp_path / 'linear.onnx')).graph
+    assert [n.op_type for n in graph.node] == ['Gemm']
 
 
-def test_rewriters_registered_when_mmdeploy_is_imported_later():
-    """``import yolox_mm.deploy`` before ``import mmdeploy`` (e.g. through
-    ``yolox_mm.deploy.onnx_export``): the rewriters still get registered,
-    without ``yolox_mm.deploy`` importing mmdeploy itself."""
+def test_deploy_config_module_registers_the_rewriters():
+    """``import yolox_mm.deploy`` registers nothing, even when it comes
+    before ``import mmdeploy``; mmdeploy's loading of the deploy config's
+    ``codebase_config.module`` does (as in ``torch2onnx``)."""
     code = (
-        'import sys, yolox_mm.deploy\n'
-        'assert "mmdeploy" not in sys.modules\n'
-        'import mmdeploy\n'
+        'import sys, torch, yolox_mm.deploy, yolox_mm.deploy.onnx_export\n'
+        'export = torch.onnx.export\n'
         'from mmdeploy.core import FUNCTION_REWRITER\n'
         'records = FUNCTION_REWRITER._registry._rewrite_records\n'
+        f'assert {HEAD_PREDICT!r} not in records\n'
+        'from mmengine.config import Config\n'
+        'from mmdeploy.codebase import import_codebase\n'
+        'from mmdeploy.utils import Codebase\n'
+        'from mmdeploy.utils.config_utils import (\n'
+        '    get_codebase_external_module)\n'
+        f'cfg = Config.fromfile({str(DEPLOY_CFGS / DYNAMIC)!r})\n'
+        'import_codebase(Codebase.MMDET, get_codebase_external_module(cfg))\n'
         f'assert {HEAD_PREDICT!r} in records\n'
-        'import torch\n'
-        'assert torch.onnx.export._yolox_mm_dynamo_default_false\n')
+        f'assert {ONNX_EXPORT!r} in records\n'
+        'assert torch.onnx.export is export\n')
     out = subprocess.run([sys.executable, '-c', code], cwd=REPO,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -161,8 +182,8 @@ def test_torch2onnx_dynamic_batch_of_two(tree_checkpoint, tmp_path):
 def test_torch2onnx_in_spawned_process(tree_checkpoint, tmp_path):
     """As mmdeploy's ``tools/deploy.py`` does: ``torch2onnx`` in a process
     started with ``spawn``, which imports nothing of the parent; the
-    deploy config's ``module=['yolox_mm.deploy']`` brings the rewriters and
-    the ``dynamo=False`` default there."""
+    deploy config's ``module=['yolox_mm.deploy.mmdeploy_rewriters']``
+    brings the rewriters and the ``dynamo=False`` default there."""
     _, model_cfg, ckpt = tree_checkpoint
     cfg_file = tmp_path / 'model_cfg.py'
     model_cfg.dump(str(cfg_file))

@@ -81,7 +81,7 @@ def _decoded_like_megvii(model, outs) -> torch.Tensor:
     sigmoid class scores."""
     from yolox_mm.models.dense_heads.yolox_head import flatten_levels
     cls_scores, bbox_preds, objectnesses = outs
-    priors = model.bbox_head._flat_priors(cls_scores)
+    priors = model.bbox_head.flat_priors(cls_scores)
     deltas = flatten_levels(bbox_preds)
     cxcywh = torch.cat([deltas[..., :2] * priors[:, 2:] + priors[:, :2],
                         deltas[..., 2:].exp() * priors[:, 2:]], dim=-1)

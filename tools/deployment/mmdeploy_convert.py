@@ -12,7 +12,9 @@ One command, without a checkout of mmdeploy (its wheel ships neither
 Steps:
 
 1. ``mmdeploy.apis.torch2onnx`` writes ``<work-dir>/end2end.onnx``; the
-   deploy config loads our rewriters (``module=['yolox_mm.deploy']``).
+   deploy config loads our rewriters
+   (``module=['yolox_mm.deploy.mmdeploy_rewriters']``; the tool also
+   registers them itself).
    For onnxruntime that file is the backend model; for TensorRT, build the
    engine from it with mmdeploy's ``to_backend`` on a GPU machine.
 2. Unless ``--no-verify``: the image goes through the model's test pipeline
@@ -115,7 +117,8 @@ def main():
     warnings.filterwarnings('ignore', category=DeprecationWarning)
     from yolox_mm.utils import install_safe_checkpoint_loading
     install_safe_checkpoint_loading()  # weights-only checkpoints
-    import yolox_mm.deploy  # noqa: F401  (rewriters, dynamo=False)
+    from yolox_mm.deploy import register_mmdeploy_rewriters
+    register_mmdeploy_rewriters()  # also for a config without `module`
     from mmdeploy.apis import torch2onnx
 
     start = time.perf_counter()

@@ -4,56 +4,48 @@
   detector with decoding and NMS in the graph (no mmdeploy;
   ``tools/deployment/export_onnx.py``).
 * :mod:`yolox_mm.deploy.mmdeploy_rewriters`: mmdeploy 1.3.1 rewriters of our
-  ``YOLOXHead.predict_by_feat`` and ``Focus.forward`` (mmdeploy matches
+  heads' ``predict_by_feat`` and ``Focus.forward`` (mmdeploy matches
   rewriters by qualified name, so mmdet's do not reach our classes; our
   detector inherits ``SingleStageDetector.forward`` and with it mmdeploy's
-  rewriter), and the torch >= 2.9 fix: ``torch.onnx.export`` defaults to
-  ``dynamo=False`` again, because mmdeploy calls it without ``dynamo`` and
-  its rewriters only work with the TorchScript exporter.
+  rewriter), plus the torch >= 2.9 fix as one more rewriter: inside
+  mmdeploy's export ``torch.onnx.export`` defaults to ``dynamo=False``
+  (mmdeploy calls it without ``dynamo`` and its rewriters only work with
+  the TorchScript exporter).
 
-mmdeploy loads this package through the deploy config
-(``codebase_config=dict(type='mmdet', ..., module=['yolox_mm.deploy'])``,
-see ``configs/deploy/``), also in the subprocesses that its
-``tools/deploy.py`` spawns. Importing this package never imports mmdeploy:
-the rewriters are registered now if mmdeploy is already imported, else right
-after mmdeploy's own import (a one-shot import hook), so the import order
-does not matter. ``yolox_mm/__init__.py`` never imports this package.
+**Importing this package changes nothing** outside it: no import hook, no
+patch of torch, and mmdeploy is not imported. The rewriters are loaded
+explicitly, in one of two ways:
+
+1. by mmdeploy itself, from the deploy config
+   (``codebase_config=dict(type='mmdet', ...,
+   module=['yolox_mm.deploy.mmdeploy_rewriters'])``, see
+   ``configs/deploy/``): mmdeploy imports that module in every process
+   that converts, also in the subprocesses that its ``tools/deploy.py``
+   spawns;
+2. by a script that calls mmdeploy's APIs without such a config:
+   :func:`register_mmdeploy_rewriters`.
+
+Why the torch fix is a rewriter (and not a patch at import): mmdeploy's
+``FUNCTION_REWRITER`` replaces ``torch.onnx.export`` only inside its
+``RewriterContext``, i.e. during mmdeploy's own export call, and restores
+it on exit; the rest of the process (our plain exporter, other libraries)
+sees torch's own ``torch.onnx.export``. The config names the rewriters
+module rather than this package because ``import_module`` of an
+already-imported package runs nothing: with ``module=['yolox_mm.deploy']``
+the rewriters would be missing whenever ``yolox_mm.deploy.onnx_export`` was
+imported before mmdeploy converted (the reason for the import hook that
+this design removes).
 """
-import importlib.abc
-import importlib.util
-import sys
 
 __all__ = ['register_mmdeploy_rewriters']
 
 
 def register_mmdeploy_rewriters() -> None:
-    """Register the mmdeploy rewriters and force ``dynamo=False`` in
-    ``torch.onnx.export`` (imports mmdeploy; idempotent)."""
+    """Register our mmdeploy rewriters (imports mmdeploy and
+    :mod:`yolox_mm.deploy.mmdeploy_rewriters`; idempotent). They act only
+    inside mmdeploy's export.
+
+    Raises:
+        ImportError: if mmdeploy is not installed.
+    """
     from . import mmdeploy_rewriters  # noqa: F401  (registration)
-
-
-class _AfterMMDeployImport(importlib.abc.MetaPathFinder):
-    """Runs :func:`register_mmdeploy_rewriters` once ``import mmdeploy``
-    has executed mmdeploy's ``__init__``; removes itself at first use."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != 'mmdeploy':
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.loader is None:
-            return spec
-        exec_module = spec.loader.exec_module
-
-        def exec_then_register(module):
-            exec_module(module)
-            register_mmdeploy_rewriters()
-
-        spec.loader.exec_module = exec_then_register
-        return spec
-
-
-if 'mmdeploy' in sys.modules:
-    register_mmdeploy_rewriters()
-elif not any(isinstance(f, _AfterMMDeployImport) for f in sys.meta_path):
-    sys.meta_path.insert(0, _AfterMMDeployImport())

@@ -7,10 +7,13 @@ it, so mmdeploy's detector rewriter applies as it is: it calls
 ``bbox_head.predict(feats, data_samples, rescale=False)``, which calls the
 head rewriter below, and names the outputs ``dets`` and ``labels``.
 
-Imported through :func:`yolox_mm.deploy.register_mmdeploy_rewriters`; also
-makes ``torch.onnx.export`` default to the TorchScript exporter
-(:mod:`yolox_mm.deploy.torch_compat`).
+Importing this module registers the rewriters (mmdeploy's deploy config
+``codebase_config.module``, or
+:func:`yolox_mm.deploy.register_mmdeploy_rewriters`). Every rewriter,
+:func:`torch_onnx__export` included, is active only inside mmdeploy's
+``RewriterContext`` (its export), never elsewhere in the process.
 """
+import inspect
 from typing import List, Optional, Tuple
 
 import torch
@@ -20,18 +23,40 @@ from mmdeploy.mmcv.ops import multiclass_nms
 from mmengine.config import ConfigDict
 from torch import Tensor
 
-from yolox_mm.models.dense_heads.yolox_head import (decode_bboxes,
-                                                     flatten_levels)
 from .onnx_export import end2end_topk
-from .torch_compat import default_onnx_export_to_torchscript
 
 HEAD_PREDICT = ('yolox_mm.models.dense_heads.yolox_head.YOLOXHead.'
                 'predict_by_feat')
 FOCUS_FORWARD = 'yolox_mm.models.backbones.csp_darknet.Focus.forward'
 PSS_HEAD_PREDICT = ('yolox_mm.models.dense_heads.yolox_pss_head.'
                     'YOLOXPSSHead.predict_by_feat')
+ONNX_EXPORT = 'torch.onnx.export'
+#: Whether this torch's ``torch.onnx.export`` has ``dynamo`` (True by default
+#: since torch 2.9).
+_EXPORT_HAS_DYNAMO = 'dynamo' in inspect.signature(
+    torch.onnx.export).parameters
 
-default_onnx_export_to_torchscript()
+
+@FUNCTION_REWRITER.register_rewriter(func_name=ONNX_EXPORT)
+def torch_onnx__export(*args, **kwargs):
+    """``torch.onnx.export`` defaulting to ``dynamo=False`` (the TorchScript
+    exporter), inside mmdeploy's export only; an explicit ``dynamo`` wins.
+
+    torch 2.9 made ``dynamo=True`` (the ``torch.export``-based exporter)
+    the default. mmdeploy 1.3.1 calls ``torch.onnx.export`` without
+    ``dynamo`` and relies on the TorchScript exporter (its function
+    rewriters patch Python functions traced by ``torch.jit``, its symbolic
+    functions emit ONNX nodes), so every export fails: without onnxscript
+    ``ModuleNotFoundError: No module named 'onnxscript'``, with it an opset
+    down-conversion error and then ``KeyError: -1`` in the rewriter
+    context. This rewriter also fixes conversions of other codebases' models
+    in a process where our rewriters are registered; it is a no-op on torch
+    without ``dynamo``.
+    """
+    ctx = FUNCTION_REWRITER.get_context()
+    if _EXPORT_HAS_DYNAMO:
+        kwargs.setdefault('dynamo', False)
+    return ctx.origin_func(*args, **kwargs)
 
 
 @FUNCTION_REWRITER.register_rewriter(func_name=HEAD_PREDICT)
@@ -65,17 +90,12 @@ def yolox_head__predict_by_feat(self,
     """
     ctx = FUNCTION_REWRITER.get_context()
     cfg = self.test_cfg if cfg is None else cfg
-    priors = torch.cat(self.prior_generator.grid_priors(
-        [s.shape[2:] for s in cls_scores], dtype=cls_scores[0].dtype,
-        device=cls_scores[0].device, with_stride=True))  # [P, 4]
-    bboxes = decode_bboxes(priors, flatten_levels(bbox_preds))  # [B, P, 4]
-    cls_probs = flatten_levels(cls_scores).sigmoid()  # [B, P, C]
-    obj_probs = flatten_levels(objectnesses)[..., 0].sigmoid()  # [B, P]
-    max_scores, labels = cls_probs.max(dim=2)
-    classes = torch.arange(self.num_classes, device=labels.device)
-    scores = torch.where(labels[..., None] == classes,
-                         (max_scores * obj_probs)[..., None],
-                         cls_probs.new_zeros(()))  # [B, P, C]
+    decoded = self.decode_predictions(cls_scores, bbox_preds, objectnesses)
+    classes = torch.arange(self.num_classes, device=decoded.labels.device)
+    scores = torch.where(decoded.labels[..., None] == classes,
+                         decoded.scores[..., None],
+                         decoded.cls_probs.new_zeros(()))  # [B, P, C]
+    bboxes = decoded.bboxes  # [B, P, 4]
     if not with_nms:
         return bboxes, scores
 
@@ -129,16 +149,11 @@ def yolox_pss_head__predict_by_feat(
             'model.test_cfg.nms_free=True (the end-to-end output) or export '
             'the YOLOX model')
     post = get_post_processing_params(ctx.cfg)
-    priors = torch.cat(self.prior_generator.grid_priors(
-        [s.shape[2:] for s in cls_scores], dtype=cls_scores[0].dtype,
-        device=cls_scores[0].device, with_stride=True))  # [P, 4]
-    bboxes = decode_bboxes(priors, flatten_levels(bbox_preds))
-    probs = flatten_levels(objectnesses)[..., 0].sigmoid()  # [B, P]
-    if pss_logits is not None and cfg.get('use_pss', True):
-        probs = probs * flatten_levels(pss_logits)[..., 0].sigmoid()
-    scores = flatten_levels(cls_scores).sigmoid() * probs[..., None]
+    use_pss = pss_logits is not None and cfg.get('use_pss', True)
+    decoded = self.decode_predictions(cls_scores, bbox_preds, objectnesses,
+                                      pss_logits if use_pss else None)
     max_det = cfg.get('max_per_img', post.keep_top_k)
-    return end2end_topk(bboxes, scores,
+    return end2end_topk(decoded.bboxes, decoded.class_scores(),
                         cfg.get('score_thr', post.score_threshold), max_det)
 
 

@@ -38,9 +38,6 @@ from typing import Dict, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from yolox_mm.models.dense_heads.yolox_head import (decode_bboxes,
-                                                     flatten_levels)
-
 #: Default ``max_det`` when the model's ``test_cfg`` has no ``max_per_img``
 #: (mmdeploy's ``keep_top_k``).
 DEFAULT_MAX_DET = 100
@@ -196,12 +193,13 @@ class YOLOXONNXWrapper(nn.Module):
 
     Applies the data preprocessor's channel conversion and mean/std (none
     for the YOLOX configs: BGR 0-255 in), then backbone, neck, head, the
-    head's box decoding and :func:`nms_topk`.
+    head's ``decode_predictions`` and :func:`nms_topk` (or
+    :func:`end2end_topk`).
 
     Args:
         model (nn.Module): A yolox_mm ``YOLOX`` (or any single-stage detector
-            whose head returns YOLOX's ``(cls_scores, bbox_preds,
-            objectnesses)`` and has ``prior_generator``), in eval mode.
+            whose head has ``decode_predictions`` over its outputs, as
+            :class:`~yolox_mm.models.dense_heads.YOLOXHead`), in eval mode.
         score_thr (float, optional): Defaults to ``test_cfg.score_thr``.
         iou_thr (float, optional): Defaults to
             ``test_cfg.nms.iou_threshold``.
@@ -254,21 +252,14 @@ class YOLOXONNXWrapper(nn.Module):
     def forward(self, images: Tensor) -> Tuple[Tensor, Tensor]:
         head = self.detector.bbox_head
         feats = self.detector.extract_feat(self.normalize(images))
-        outs = head(feats)
-        cls_scores, bbox_preds, objectnesses = outs[:3]
-        priors = torch.cat(head.prior_generator.grid_priors(
-            [s.shape[2:] for s in cls_scores], dtype=cls_scores[0].dtype,
-            device=cls_scores[0].device, with_stride=True))  # [P, 4]
-        bboxes = decode_bboxes(priors, flatten_levels(bbox_preds))
-        cls_probs = flatten_levels(cls_scores).sigmoid()  # [B, P, C]
-        obj_probs = flatten_levels(objectnesses)[..., 0].sigmoid()
-        if len(outs) == 4 and (head.test_cfg or {}).get('use_pss', True):
-            obj_probs = obj_probs * flatten_levels(outs[3])[..., 0].sigmoid()
+        outs = head(feats)  # (cls, bbox, obj[, pss]) per level
+        if not (head.test_cfg or {}).get('use_pss', True):
+            outs = outs[:3]
+        decoded = head.decode_predictions(*outs)
         if self.end2end:
-            return end2end_topk(bboxes, cls_probs * obj_probs[..., None],
+            return end2end_topk(decoded.bboxes, decoded.class_scores(),
                                 self.score_thr, self.max_det)
-        max_scores, labels = cls_probs.max(dim=2)
-        return nms_topk(bboxes, max_scores * obj_probs, labels,
+        return nms_topk(decoded.bboxes, decoded.scores, decoded.labels,
                         head.num_classes, self.iou_thr, self.score_thr,
                         self.max_det)
 
@@ -311,18 +302,21 @@ def export_onnx(model: nn.Module,
         ValueError: for a size that is not a multiple of 32 or an opset
             < 11.
     """
-    import onnx
-
-    height, width = (int(s) for s in input_shape)
-    stride = max(model.bbox_head.strides)
-    if height % stride or width % stride or height < stride:
-        raise ValueError(f'input_shape must be multiples of {stride} (the '
-                         f'largest stride), got (H, W) = ({height}, {width})')
-    if opset_version < 11:
-        raise ValueError(f'opset_version must be >= 11, got {opset_version}')
+    height, width = _check_export_args(model, input_shape, opset_version)
     wrapper = YOLOXONNXWrapper(model.cpu().eval(), score_thr, iou_thr,
                                max_det).eval()
     dummy = torch.full((batch_size, 3, height, width), 114.0)
+    _trace(wrapper, dummy, out_file, opset_version, dynamic)
+    props = _metadata(model, wrapper, height, width)
+    _finish_onnx_file(out_file, wrapper.max_det, {**props, **(metadata or {})})
+    return out_file
+
+
+def _trace(wrapper: nn.Module, dummy: Tensor, out_file: str,
+           opset_version: int, dynamic: bool) -> None:
+    """``torch.onnx.export`` of ``wrapper`` on ``dummy [B, 3, H, W]`` with
+    the TorchScript exporter (``dynamo=False``); with ``dynamic``, batch,
+    height and width are dynamic axes."""
     dynamic_axes = None
     if dynamic:
         dynamic_axes = {
@@ -341,13 +335,12 @@ def export_onnx(model: nn.Module,
             do_constant_folding=True,
             dynamo=False)
 
-    onnx_model = onnx.load(out_file)
-    for output in onnx_model.graph.output:
-        # K is max_det whatever the input; ONNX shape inference cannot see
-        # it through the dynamic number of priors
-        output.type.tensor_type.shape.dim[1].dim_value = wrapper.max_det
+
+def _metadata(model: nn.Module, wrapper: YOLOXONNXWrapper, height: int,
+              width: int) -> Dict[str, str]:
+    """The ``metadata_props`` that :func:`export_onnx` always writes."""
     classes = (getattr(model, 'dataset_meta', None) or {}).get('classes')
-    props = {
+    return {
         'classes': json.dumps(list(classes) if classes else []),
         'score_thr': str(wrapper.score_thr),
         'iou_thr': str(wrapper.iou_thr),
@@ -356,12 +349,35 @@ def export_onnx(model: nn.Module,
         'input_shape': f'{height} {width}',
         'input_format': ('BGR float 0-255, keep-ratio resize + pad 114 '
                          'bottom/right; dets in input pixels'),
-        **(metadata or {})
     }
+
+
+def _check_export_args(model: nn.Module, input_shape: Sequence[int],
+                       opset_version: int) -> Tuple[int, int]:
+    """``(H, W)`` of ``input_shape``, checked (see :func:`export_onnx`)."""
+    height, width = (int(s) for s in input_shape)
+    stride = max(model.bbox_head.strides)
+    if height % stride or width % stride or height < stride:
+        raise ValueError(f'input_shape must be multiples of {stride} (the '
+                         f'largest stride), got (H, W) = ({height}, {width})')
+    if opset_version < 11:
+        raise ValueError(f'opset_version must be >= 11, got {opset_version}')
+    return height, width
+
+
+def _finish_onnx_file(out_file: str, max_det: int,
+                      props: Dict[str, str]) -> None:
+    """Set the fixed ``K = max_det`` of the outputs, add ``props`` as
+    ``metadata_props``, check and save ``out_file`` in place."""
+    import onnx
+
+    onnx_model = onnx.load(out_file)
+    for output in onnx_model.graph.output:
+        # K is max_det whatever the input; ONNX shape inference cannot see
+        # it through the dynamic number of priors
+        output.type.tensor_type.shape.dim[1].dim_value = max_det
     for key, value in props.items():
         entry = onnx_model.metadata_props.add()
         entry.key, entry.value = key, str(value)
     onnx.checker.check_model(onnx_model)
     onnx.save(onnx_model, out_file)
-    return out_file
-

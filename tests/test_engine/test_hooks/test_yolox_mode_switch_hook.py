@@ -119,6 +119,36 @@ def test_unwraps_model_wrapper():
     assert detector.bbox_head.use_l1 is True
 
 
+class _SetL1Head(nn.Module):
+    """A head with the documented switch: records its calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def set_l1(self, enabled):
+        self.calls.append(enabled)
+
+
+def test_calls_set_l1_of_a_yolox_mm_head():
+    detector = _Detector()
+    detector.bbox_head = _SetL1Head()
+    runner = _runner(epoch=290, model=detector)
+    YOLOXModeSwitchHook().before_train_epoch(runner)
+    YOLOXModeSwitchHook().before_train_epoch(runner)  # resumed: a new hook
+    assert detector.bbox_head.calls == [True, True]
+
+
+def test_switches_the_l1_loss_of_a_real_head():
+    from yolox_mm.models.dense_heads import YOLOXHead
+    detector = _Detector()
+    detector.bbox_head = YOLOXHead(num_classes=1, in_channels=4,
+                                   feat_channels=4)
+    YOLOXModeSwitchHook().before_train_epoch(_runner(epoch=299,
+                                                     model=detector))
+    assert detector.bbox_head.use_l1 is True
+
+
 def test_non_live_dataset_with_persistent_workers_drops_iterator():
     dataset = SimpleNamespace(update_skip_type_keys=lambda keys: None)
     runner = _runner(epoch=299, dataset=dataset)

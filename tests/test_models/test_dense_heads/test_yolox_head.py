@@ -3,12 +3,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from mmdet.models.task_modules.assigners import BaseAssigner
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
 from yolox_mm.models.dense_heads import (YOLOXHead, decode_bboxes,
                                          encode_l1_target)
 from yolox_mm.models.task_modules.assigners import SimOTAAssigner
+from yolox_mm.registry import TASK_UTILS
 
 
 def make_head(**kwargs):
@@ -141,3 +143,108 @@ def test_bad_arguments():
     head = make_head()
     with pytest.raises(ValueError, match='expects 3'):
         head(feats()[:2])
+
+
+def _known_prior_outputs():
+    """The outputs of :func:`test_predict_decodes_a_known_prior`: one
+    confident prior, level 0, grid (x, y) = (2, 3), class 1."""
+    cls = [torch.full((1, 2, n, n), -20.) for n in (8, 4, 2)]
+    reg = [torch.zeros(1, 4, n, n) for n in (8, 4, 2)]
+    obj = [torch.full((1, 1, n, n), -20.) for n in (8, 4, 2)]
+    cls[0][0, 1, 3, 2] = 20.
+    obj[0][0, 0, 3, 2] = 20.
+    reg[0][0, :, 3, 2] = torch.tensor([0.5, 0.25, math.log(2), 0.])
+    return cls, reg, obj
+
+
+def test_decode_predictions_named_outputs():
+    head = make_head()
+    decoded = head.decode_predictions(*_known_prior_outputs())
+    assert decoded.bboxes.shape == (1, 64 + 16 + 4, 4)
+    idx = 3 * 8 + 2  # row-major within level 0
+    # centre (20, 26), size (16, 8), input pixels
+    torch.testing.assert_close(decoded.bboxes[0, idx],
+                               torch.tensor([12., 22., 28., 30.]))
+    high, low = torch.sigmoid(torch.tensor(20.)), torch.sigmoid(
+        torch.tensor(-20.))
+    assert decoded.labels[0, idx] == 1
+    torch.testing.assert_close(decoded.scores[0, idx], high * high)
+    torch.testing.assert_close(decoded.class_scores()[0, idx],
+                               torch.stack([low * high, high * high]))
+    # every other prior: objectness sigmoid(-20)
+    others = torch.ones(84, dtype=torch.bool)
+    others[idx] = False
+    torch.testing.assert_close(decoded.obj_probs[0, others],
+                               low.expand(83))
+    # the same priors, with their half-stride centres, for the assigner
+    priors = head.flat_priors(_known_prior_outputs()[0])
+    torch.testing.assert_close(priors[idx], torch.tensor([16., 24., 8., 8.]))
+
+
+def test_predict_needs_metas_only_to_rescale():
+    head = make_head()
+    outs = _known_prior_outputs()
+    (result, ) = head.predict_by_feat(*outs)
+    torch.testing.assert_close(result.bboxes,
+                               torch.tensor([[12., 22., 28., 30.]]))
+    with pytest.raises(ValueError, match='batch_img_metas'):
+        head.predict_by_feat(*outs, rescale=True)
+    with pytest.raises(ValueError, match='expected 1 batch_img_metas'):
+        head.predict_by_feat(*outs, [dict(), dict()])
+
+
+def test_set_l1_switches_the_l1_loss():
+    head = make_head()
+    outs = head(feats())
+    gt = InstanceData(bboxes=torch.tensor([[16., 12., 48., 44.]]),
+                      labels=torch.tensor([1]))
+    metas = [dict(img_shape=(64, 64))]
+    assert 'loss_l1' not in head.loss_by_feat(*outs, [gt], metas)
+    head.set_l1(True)
+    assert head.use_l1 is True
+    assert head.loss_by_feat(*outs, [gt], metas)['loss_l1'] > 0
+    head.set_l1(False)
+    assert 'loss_l1' not in head.loss_by_feat(*outs, [gt], metas)
+
+
+class _PerImageSimOTA(BaseAssigner):
+    """Our SimOTA seen only through mmdet's per-image ``assign``."""
+
+    def __init__(self):
+        self.inner = SimOTAAssigner(center_radius=2.5)
+
+    def assign(self, pred_instances, gt_instances, **kwargs):
+        return self.inner.assign(pred_instances, gt_instances)
+
+
+def _two_image_losses(head):
+    outs = head(feats(batch=2))
+    gts = [InstanceData(bboxes=torch.tensor([[16., 12., 48., 44.],
+                                             [2., 30., 20., 60.]]),
+                        labels=torch.tensor([1, 0])),
+           InstanceData(bboxes=torch.zeros((0, 4)),
+                        labels=torch.zeros((0, ), dtype=torch.long))]
+    return head.loss_by_feat(*outs, gts, [dict(img_shape=(64, 64))] * 2)
+
+
+@pytest.mark.parametrize('assigner', ['per_image_ours', 'mmdet'])
+def test_per_image_mmdet_assigner_gives_the_batched_losses(assigner):
+    """The ``assign`` branch of ``_assign`` (padding stripped per image, an
+    image without GT included) gives the losses of the batched path."""
+    head = make_head()
+    head.set_l1(True)
+    expected = _two_image_losses(head)
+    assert expected['loss_cls'] > 0  # there are positives to compare
+    head.assigner = _PerImageSimOTA() if assigner == 'per_image_ours' else \
+        TASK_UTILS.build(dict(type='mmdet.SimOTAAssigner', center_radius=2.5))
+    losses = _two_image_losses(head)
+    assert set(losses) == set(expected)
+    for name, value in expected.items():
+        torch.testing.assert_close(losses[name], value)
+
+
+def test_unsupported_assigner_is_a_type_error():
+    head = make_head()
+    head.assigner = object()
+    with pytest.raises(TypeError, match='batch_assign_logits'):
+        _two_image_losses(head)

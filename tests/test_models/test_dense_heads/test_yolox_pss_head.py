@@ -226,3 +226,27 @@ def test_loss_pss_logit_mode_by_hand():
     torch.testing.assert_close(loss, expected)
     with pytest.raises(ValueError, match='loss_pss_mode'):
         YOLOXPSSHead(num_classes=1, in_channels=4, loss_pss_mode='focal')
+
+
+def test_decode_predictions_multiplies_the_selector_into_objectness():
+    head = _one_level_head()
+    cls, reg, obj, pss = _crafted([5.0, -5.0])
+    decoded = head.decode_predictions(cls, reg, obj, pss)
+    s2, s5 = torch.sigmoid(torch.tensor(2.0)), torch.sigmoid(
+        torch.tensor([5.0, -5.0]))
+    torch.testing.assert_close(decoded.obj_probs, (s2 * s5)[None])
+    torch.testing.assert_close(decoded.class_scores(),
+                               (s2 * (s2 * s5))[None, :, None])
+    # the two boxes: centres (0, 0) and (8, 0), size 32
+    torch.testing.assert_close(decoded.bboxes, torch.tensor(
+        [[[-16., -16., 16., 16.], [-8., -16., 24., 16.]]]))
+    without = head.decode_predictions(cls, reg, obj)
+    torch.testing.assert_close(without.obj_probs, s2.expand(1, 2))
+
+
+def test_predict_without_metas_unless_rescaling():
+    head = _one_level_head()
+    result, = head.predict_by_feat(*_crafted([5.0, -5.0]))
+    assert len(result) == 1 and result.labels.tolist() == [0]
+    with pytest.raises(ValueError, match='batch_img_metas'):
+        head.predict_by_feat(*_crafted([5.0, -5.0]), rescale=True)

@@ -41,8 +41,9 @@ class YOLOXModeSwitchHook(Hook):
        is dropped so that the next epoch starts new workers, which copy the
        updated dataset. ``YOLOXMixImageDataset`` keeps its skip flags in
        shared memory, so its workers keep running.
-    3. ``bbox_head.use_l1 = True`` on the model (unwrapped from DDP & co.
-       with :func:`mmengine.model.is_model_wrapper`): the head adds the L1
+    3. ``bbox_head.set_l1(True)`` on the model (unwrapped from DDP & co.
+       with :func:`mmengine.model.is_model_wrapper`; mmdet's ``YOLOXHead``,
+       which has no ``set_l1``: ``use_l1 = True``): the head adds the L1
        loss on the encoded box targets.
     4. One log line with the epoch.
 
@@ -120,8 +121,12 @@ class YOLOXModeSwitchHook(Hook):
         if is_model_wrapper(model):
             model = model.module
         head = getattr(model, 'bbox_head', None)
-        if head is None or not hasattr(head, 'use_l1'):
+        if callable(getattr(head, 'set_l1', None)):
+            head.set_l1(True)
+        elif hasattr(head, 'use_l1'):  # mmdet 3.x YOLOXHead: attribute only
+            head.use_l1 = True
+        else:
             raise TypeError(
-                'YOLOXModeSwitchHook needs a detector with bbox_head.use_l1 '
-                f'(YOLOX), but received {type(model)}')
-        head.use_l1 = True
+                'YOLOXModeSwitchHook needs a detector with bbox_head.set_l1 '
+                "(yolox_mm's YOLOX) or bbox_head.use_l1 (mmdet's), but "
+                f'received {type(model)}')

@@ -7,11 +7,12 @@ location), ``C`` classes, ``G`` GT boxes of an image (padded to the largest
 image of the batch). Boxes are ``xyxy`` in pixels of the padded network
 input unless stated otherwise.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from mmdet.models.task_modules.assigners import BaseAssigner
 from mmdet.models.task_modules.prior_generators import MlvlPointGenerator
 from mmdet.utils import reduce_mean
 from mmengine.config import ConfigDict
@@ -24,52 +25,23 @@ from ..backbones.csp_darknet import KAIMING_INIT
 from ..layers import build_conv
 from ..layers.conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG
 from ..task_modules.assigners import BatchAssignResult
+from ..task_modules.coders import (YOLOXBBoxCoder, best_class_scores,
+                                   decode_bboxes, encode_l1_target,
+                                   score_product)
+
+# ``decode_bboxes`` and ``encode_l1_target`` are re-exported from the coder
+# module for code that imports them from here.
+__all__ = [
+    'DecodedPredictions', 'YOLOXHead', 'decode_bboxes', 'encode_l1_target',
+    'flatten_levels', 'image_metas', 'nms_detections', 'pad_gt_instances',
+    'rescale_detections'
+]
 
 
 def flatten_levels(feats: Sequence[Tensor]) -> Tensor:
     """``[(B, K, H_l, W_l)] * L -> (B, P, K)`` with ``P = sum_l H_l W_l``,
     level by level, row-major within a level (the order of the priors)."""
     return torch.cat([f.flatten(2) for f in feats], dim=2).transpose(1, 2)
-
-
-def decode_bboxes(priors: Tensor, bbox_preds: Tensor) -> Tensor:
-    """Decode regression outputs (paper section 2.1, "Anchor-free").
-
-    Args:
-        priors (Tensor): ``[P, 4]`` ``(x, y, stride_w, stride_h)``, grid
-            points ``grid * stride`` **without** the 0.5 offset.
-        bbox_preds (Tensor): ``[..., P, 4]`` raw outputs ``(t_x, t_y, t_w,
-            t_h)``.
-
-    Returns:
-        Tensor: ``[..., P, 4]`` xyxy in pixels: centre ``t_xy * s + grid``,
-        size ``exp(t_wh) * s``.
-    """
-    strides = priors[:, 2:]
-    ctr = bbox_preds[..., :2] * strides + priors[:, :2]
-    half = bbox_preds[..., 2:].exp() * strides / 2
-    return torch.cat([ctr - half, ctr + half], dim=-1)
-
-
-def encode_l1_target(gt_bboxes: Tensor, priors: Tensor,
-                     eps: float = 1e-8) -> Tensor:
-    """Inverse of :func:`decode_bboxes`: the target of the L1 loss.
-
-    Args:
-        gt_bboxes (Tensor): ``[N, 4]`` xyxy.
-        priors (Tensor): ``[N, 4]`` ``(x, y, stride_w, stride_h)`` without
-            offset.
-        eps (float): Added inside the log (Megvii ``get_l1_target``).
-
-    Returns:
-        Tensor: ``[N, 4]`` ``((cx - x) / s, (cy - y) / s, log(w / s + eps),
-        log(h / s + eps))``.
-    """
-    ctr = (gt_bboxes[:, :2] + gt_bboxes[:, 2:]) / 2
-    wh = gt_bboxes[:, 2:] - gt_bboxes[:, :2]
-    strides = priors[:, 2:]
-    return torch.cat([(ctr - priors[:, :2]) / strides,
-                      torch.log(wh / strides + eps)], dim=1)
 
 
 def pad_gt_instances(batch_gt_instances: Sequence[InstanceData],
@@ -120,6 +92,70 @@ def nms_detections(result: InstanceData, nms_cfg: ConfigDict,
     result.scores = dets[:, -1]
     return result[:max_per_img] if max_per_img > 0 else result
 
+class DecodedPredictions(NamedTuple):
+    """Decoded head outputs of a batch (:meth:`YOLOXHead.decode_predictions`).
+
+    All boxes are xyxy in pixels of the network input; ``P`` priors over
+    all levels in :func:`flatten_levels` order.
+
+    Attributes:
+        bboxes (Tensor): ``[B, P, 4]`` decoded boxes.
+        scores (Tensor): ``[B, P]`` score of the best class of each prior,
+            ``max_c sigmoid(cls_c) * obj_probs``.
+        labels (Tensor): ``[B, P]`` long, that class.
+        cls_probs (Tensor): ``[B, P, C]`` ``sigmoid(cls)``.
+        obj_probs (Tensor): ``[B, P]`` ``sigmoid(obj)`` (times the
+            selector's ``sigmoid(pss)`` for an end-to-end head).
+    """
+    bboxes: Tensor
+    scores: Tensor
+    labels: Tensor
+    cls_probs: Tensor
+    obj_probs: Tensor
+
+    def class_scores(self) -> Tensor:
+        """``[B, P, C]`` score of every (prior, class), ``cls_probs *
+        obj_probs`` (what NMS-free selection ranks)."""
+        return score_product(self.cls_probs, self.obj_probs)
+
+
+def image_metas(batch_img_metas: Optional[Sequence[dict]], num_imgs: int,
+                rescale: bool) -> List[Optional[dict]]:
+    """The metas of :meth:`YOLOXHead.predict_by_feat`, one per image (None
+    when not given: only ``rescale`` reads them).
+
+    Raises:
+        ValueError: if ``rescale`` and no metas, or not one per image.
+    """
+    if batch_img_metas is None:
+        if rescale:
+            raise ValueError('rescale=True needs batch_img_metas with a '
+                             "'scale_factor' per image, got None")
+        return [None] * num_imgs
+    if len(batch_img_metas) != num_imgs:
+        raise ValueError(f'expected {num_imgs} batch_img_metas (one per '
+                         f'image), got {len(batch_img_metas)}')
+    return list(batch_img_metas)
+
+
+def rescale_detections(result: InstanceData, img_meta: dict) -> InstanceData:
+    """Boxes from input pixels to original-image pixels: divided by
+    ``img_meta['scale_factor']`` ``(w, h)``."""
+    scale = result.bboxes.new_tensor(img_meta['scale_factor'])
+    result.bboxes = result.bboxes / scale.repeat(2)
+    return result
+
+
+#: The paper's losses (section 2.1; Megvii ``get_losses``), mmdet configs.
+LOSS_CLS = dict(type='CrossEntropyLoss', use_sigmoid=True, reduction='sum',
+                loss_weight=1.0)
+LOSS_BBOX = dict(type='IoULoss', mode='square', eps=1e-16, reduction='sum',
+                 loss_weight=5.0)
+LOSS_OBJ = dict(type='CrossEntropyLoss', use_sigmoid=True, reduction='sum',
+                loss_weight=1.0)
+LOSS_L1 = dict(type='L1Loss', reduction='sum', loss_weight=1.0)
+
+
 @MODELS.register_module()
 class YOLOXHead(BaseDenseHead):
     """YOLOX head: per level, two parallel branches on the neck output.
@@ -138,9 +174,12 @@ class YOLOXHead(BaseDenseHead):
       gt)`` (IoU-aware);
     * ``loss_bbox``: ``5 * (1 - IoU^2)`` on positives;
     * ``loss_obj``: BCE on all priors, target 1 for positives;
-    * ``loss_l1`` (only when :attr:`use_l1`, i.e. in the last no-augmentation
-      epochs): L1 between raw outputs and :func:`encode_l1_target`.
+    * ``loss_l1`` (only when :attr:`use_l1`, set by :meth:`set_l1` in the
+      last no-augmentation epochs): L1 between raw outputs and the coder's
+      :meth:`~yolox_mm.models.task_modules.coders.YOLOXBBoxCoder.encode`.
 
+    Decoding (boxes, scores) goes through :meth:`decode_predictions`, used
+    by :meth:`predict_by_feat` and by the exporters of ``yolox_mm.deploy``.
     Module names match mmdet 3.x's ``YOLOXHead`` so its checkpoints load.
 
     Args:
@@ -152,8 +191,13 @@ class YOLOXHead(BaseDenseHead):
         use_depthwise (bool): Depthwise-separable 3x3 convs (nano).
         norm_cfg (dict), act_cfg (dict): As in the backbone.
         loss_cls, loss_bbox, loss_obj, loss_l1 (dict): mmdet loss configs;
-            the defaults are the paper's.
-        train_cfg (dict): ``assigner`` config (SimOTA).
+            the defaults are the paper's (:data:`LOSS_CLS` ...).
+        bbox_coder (dict, optional): A ``TASK_UTILS`` coder config.
+            Defaults to :class:`YOLOXBBoxCoder` ``()``.
+        train_cfg (dict): ``assigner`` config: an assigner with
+            ``batch_assign_logits`` (our ``SimOTAAssigner``) or an mmdet
+            ``BaseAssigner`` (called image by image, e.g. mmdet's
+            ``SimOTAAssigner``).
         test_cfg (dict): ``score_thr``, ``nms`` (mmcv ``batched_nms``
             config) and optional ``max_per_img``.
         init_cfg (dict): Conv init; cls and obj biases are then set to
@@ -163,37 +207,23 @@ class YOLOXHead(BaseDenseHead):
         ValueError: for ``num_classes`` or ``stacked_convs`` < 1.
     """
 
-    def __init__(
-            self,
-            num_classes: int,
-            in_channels: int,
-            feat_channels: int = 256,
-            stacked_convs: int = 2,
-            strides: Sequence[int] = (8, 16, 32),
-            use_depthwise: bool = False,
-            norm_cfg: dict = DEFAULT_NORM_CFG,
-            act_cfg: dict = DEFAULT_ACT_CFG,
-            loss_cls: dict = dict(
-                type='CrossEntropyLoss',
-                use_sigmoid=True,
-                reduction='sum',
-                loss_weight=1.0),
-            loss_bbox: dict = dict(
-                type='IoULoss',
-                mode='square',
-                eps=1e-16,
-                reduction='sum',
-                loss_weight=5.0),
-            loss_obj: dict = dict(
-                type='CrossEntropyLoss',
-                use_sigmoid=True,
-                reduction='sum',
-                loss_weight=1.0),
-            loss_l1: dict = dict(type='L1Loss', reduction='sum',
-                                 loss_weight=1.0),
-            train_cfg: Optional[dict] = None,
-            test_cfg: Optional[dict] = None,
-            init_cfg: Optional[dict] = KAIMING_INIT) -> None:
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 feat_channels: int = 256,
+                 stacked_convs: int = 2,
+                 strides: Sequence[int] = (8, 16, 32),
+                 use_depthwise: bool = False,
+                 norm_cfg: dict = DEFAULT_NORM_CFG,
+                 act_cfg: dict = DEFAULT_ACT_CFG,
+                 loss_cls: dict = LOSS_CLS,
+                 loss_bbox: dict = LOSS_BBOX,
+                 loss_obj: dict = LOSS_OBJ,
+                 loss_l1: dict = LOSS_L1,
+                 bbox_coder: Optional[dict] = None,
+                 train_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = KAIMING_INIT) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_classes < 1 or stacked_convs < 1:
             raise ValueError('num_classes and stacked_convs must be >= 1, '
@@ -210,34 +240,41 @@ class YOLOXHead(BaseDenseHead):
         self.loss_bbox = MODELS.build(loss_bbox)
         self.loss_obj = MODELS.build(loss_obj)
         self.loss_l1 = MODELS.build(loss_l1)
-        #: Add the L1 loss; switched on by ``YOLOXModeSwitchHook`` for the
-        #: last epochs (paper section 2.1, "Strong data augmentation").
+        #: Whether the L1 loss is added (:meth:`set_l1`).
         self.use_l1 = False
+        self.bbox_coder = YOLOXBBoxCoder() if bbox_coder is None else \
+            TASK_UTILS.build(bbox_coder)
         self.prior_generator = MlvlPointGenerator(self.strides, offset=0)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         if train_cfg:
             self.assigner = TASK_UTILS.build(train_cfg['assigner'])
+        self._init_layers(norm_cfg, act_cfg)
 
-        conv = build_conv(use_depthwise)
+    def _init_layers(self, norm_cfg: dict, act_cfg: dict) -> None:
+        """The per-level branches (mmdet's module names)."""
+        conv = build_conv(self.use_depthwise)
         cfgs = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         def branch() -> nn.Sequential:
             return nn.Sequential(*[
-                conv(in_channels if i == 0 else feat_channels, feat_channels,
-                     3, **cfgs) for i in range(stacked_convs)
+                conv(self.in_channels if i == 0 else self.feat_channels,
+                     self.feat_channels, 3, **cfgs)
+                for i in range(self.stacked_convs)
             ])
+
+        def conv1x1(out_channels: int) -> nn.ModuleList:
+            return nn.ModuleList(
+                nn.Conv2d(self.feat_channels, out_channels, 1)
+                for _ in self.strides)
 
         self.multi_level_cls_convs = nn.ModuleList(
             branch() for _ in self.strides)
         self.multi_level_reg_convs = nn.ModuleList(
             branch() for _ in self.strides)
-        self.multi_level_conv_cls = nn.ModuleList(
-            nn.Conv2d(feat_channels, num_classes, 1) for _ in self.strides)
-        self.multi_level_conv_reg = nn.ModuleList(
-            nn.Conv2d(feat_channels, 4, 1) for _ in self.strides)
-        self.multi_level_conv_obj = nn.ModuleList(
-            nn.Conv2d(feat_channels, 1, 1) for _ in self.strides)
+        self.multi_level_conv_cls = conv1x1(self.num_classes)
+        self.multi_level_conv_reg = conv1x1(4)
+        self.multi_level_conv_obj = conv1x1(1)
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -246,6 +283,12 @@ class YOLOXHead(BaseDenseHead):
                                       self.multi_level_conv_obj):
             nn.init.constant_(conv_cls.bias, bias)
             nn.init.constant_(conv_obj.bias, bias)
+
+    def set_l1(self, enabled: bool) -> None:
+        """Add (or stop adding) the L1 loss to :meth:`loss_by_feat`: YOLOX
+        trains its last no-augmentation epochs with it (paper section 2.1,
+        "Strong data augmentation"); ``YOLOXModeSwitchHook`` calls this."""
+        self.use_l1 = bool(enabled)
 
     def forward(self, x: Sequence[Tensor]) -> Tuple[List[Tensor], ...]:
         """Args: ``x``, one ``(B, in_channels, H_l, W_l)`` map per level.
@@ -269,12 +312,51 @@ class YOLOXHead(BaseDenseHead):
             objectnesses.append(conv_obj(reg_feat))
         return cls_scores, bbox_preds, objectnesses
 
-    def _flat_priors(self, cls_scores: Sequence[Tensor]) -> Tensor:
-        """``[P, 4]`` ``(x, y, stride_w, stride_h)`` grid priors (offset 0)."""
+    def flat_priors(self, cls_scores: Sequence[Tensor]) -> Tensor:
+        """Grid priors of all levels for the feature maps of ``cls_scores``
+        (their sizes, dtype and device).
+
+        Returns:
+            Tensor: ``[P, 4]`` ``(x, y, stride_w, stride_h)`` in input
+            pixels, grid points without the 0.5 offset (the frame of
+            :meth:`YOLOXBBoxCoder.decode`), in :func:`flatten_levels` order.
+        """
         featmap_sizes = [s.shape[2:] for s in cls_scores]
         return torch.cat(self.prior_generator.grid_priors(
             featmap_sizes, dtype=cls_scores[0].dtype,
             device=cls_scores[0].device, with_stride=True))
+
+    def decode_predictions(self, cls_scores: Sequence[Tensor],
+                           bbox_preds: Sequence[Tensor],
+                           objectnesses: Sequence[Tensor]
+                           ) -> DecodedPredictions:
+        """Boxes and scores of every prior (no threshold, no NMS): the one
+        decoding path of inference and export (Megvii ``decode_outputs``
+        and ``postprocess``).
+
+        Args:
+            cls_scores, bbox_preds, objectnesses (list[Tensor]): Outputs of
+                :meth:`forward`, per level ``[B, C | 4 | 1, H_l, W_l]``.
+
+        Returns:
+            DecodedPredictions: ``bboxes [B, P, 4]`` xyxy input pixels,
+            ``scores [B, P]``, ``labels [B, P]``, ``cls_probs [B, P, C]``,
+            ``obj_probs [B, P]``.
+        """
+        obj_probs = flatten_levels(objectnesses)[..., 0].sigmoid()
+        return self._decode(cls_scores, bbox_preds, obj_probs)
+
+    def _decode(self, cls_scores: Sequence[Tensor],
+                bbox_preds: Sequence[Tensor],
+                obj_probs: Tensor) -> DecodedPredictions:
+        """:meth:`decode_predictions` with the per-prior probability
+        ``obj_probs [B, P]`` given."""
+        bboxes = self.bbox_coder.decode(self.flat_priors(cls_scores),
+                                        flatten_levels(bbox_preds))
+        cls_probs = flatten_levels(cls_scores).sigmoid()
+        scores, labels = best_class_scores(cls_probs, obj_probs)
+        return DecodedPredictions(bboxes, scores, labels, cls_probs,
+                                  obj_probs)
 
     # ------------------------------------------------------------------ loss
     def loss_by_feat(
@@ -305,11 +387,11 @@ class YOLOXHead(BaseDenseHead):
             when :attr:`use_l1`, ``loss_l1``. Without any positive in the
             batch, cls/bbox/L1 are 0 but stay in the graph (mmdet #7298).
         """
-        priors = self._flat_priors(cls_scores)  # [P, 4]
+        priors = self.flat_priors(cls_scores)  # [P, 4]
         cls_preds = flatten_levels(cls_scores)  # [B, P, C]
         reg_preds = flatten_levels(bbox_preds)  # [B, P, 4]
         obj_preds = flatten_levels(objectnesses)[..., 0]  # [B, P]
-        pred_bboxes = decode_bboxes(priors, reg_preds)  # [B, P, 4]
+        pred_bboxes = self.bbox_coder.decode(priors, reg_preds)  # [B, P, 4]
 
         gt_bboxes, gt_labels, gt_valid = pad_gt_instances(
             batch_gt_instances, cls_preds.device)
@@ -318,37 +400,53 @@ class YOLOXHead(BaseDenseHead):
                               gt_bboxes, gt_labels, gt_valid)
 
         fg_mask = assign.fg_mask.view(-1)
-        num_pos = fg_mask.sum().float()
-        num_total = max(reduce_mean(num_pos), 1.0)
-        pos_img, pos_prior = assign.fg_mask.nonzero(as_tuple=True)
-        pos_gt = assign.gt_inds[pos_img, pos_prior]
-        pos_gt_labels = gt_labels[pos_img, pos_gt]
-        pos_gt_bboxes = gt_bboxes[pos_img, pos_gt]
-        cls_targets = F.one_hot(pos_gt_labels, self.num_classes).to(
-            cls_preds.dtype) * assign.ious[pos_img, pos_prior, None]
-
+        # positives per GPU, averaged over the GPUs, at least 1
+        avg_num_pos = max(reduce_mean(fg_mask.sum().float()), 1.0)
         loss_obj = self.loss_obj(
             obj_preds.reshape(-1, 1),
-            fg_mask.to(obj_preds.dtype)[:, None]) / num_total
-        if pos_img.numel():
-            loss_cls = self.loss_cls(cls_preds[pos_img, pos_prior],
-                                     cls_targets) / num_total
-            loss_bbox = self.loss_bbox(pred_bboxes[pos_img, pos_prior],
-                                       pos_gt_bboxes) / num_total
-        else:
-            loss_cls = cls_preds.sum() * 0
-            loss_bbox = pred_bboxes.sum() * 0
+            fg_mask.to(obj_preds.dtype)[:, None]) / avg_num_pos
+        loss_cls, loss_bbox, loss_l1 = self._positive_losses(
+            priors, cls_preds, reg_preds, pred_bboxes, assign, gt_bboxes,
+            gt_labels, avg_num_pos)
         losses = dict(loss_cls=loss_cls, loss_bbox=loss_bbox,
                       loss_obj=loss_obj)
-        if self.use_l1:
-            if pos_img.numel():
-                l1_targets = encode_l1_target(pos_gt_bboxes,
-                                              priors[pos_prior])
-                losses['loss_l1'] = self.loss_l1(
-                    reg_preds[pos_img, pos_prior], l1_targets) / num_total
-            else:
-                losses['loss_l1'] = reg_preds.sum() * 0
+        if loss_l1 is not None:
+            losses['loss_l1'] = loss_l1
         return losses
+
+    def _positive_losses(
+            self, priors: Tensor, cls_preds: Tensor, reg_preds: Tensor,
+            pred_bboxes: Tensor, assign: BatchAssignResult,
+            gt_bboxes: Tensor, gt_labels: Tensor, avg_num_pos: Tensor
+    ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """``loss_cls``, ``loss_bbox`` and (when :attr:`use_l1`, else None)
+        ``loss_l1`` of the positives of ``assign``, each divided by
+        ``avg_num_pos``; without positives 0, kept in the graph.
+
+        Shapes as in :meth:`loss_by_feat`: ``priors [P, 4]``, ``cls_preds
+        [B, P, C]``, ``reg_preds``/``pred_bboxes [B, P, 4]``, padded GTs
+        ``[B, G, 4]`` xyxy and ``[B, G]``.
+        """
+        pos_img, pos_prior = assign.fg_mask.nonzero(as_tuple=True)
+        if not pos_img.numel():
+            return (cls_preds.sum() * 0, pred_bboxes.sum() * 0,
+                    reg_preds.sum() * 0 if self.use_l1 else None)
+        pos_gt = assign.gt_inds[pos_img, pos_prior]
+        pos_gt_bboxes = gt_bboxes[pos_img, pos_gt]
+        cls_targets = F.one_hot(gt_labels[pos_img, pos_gt],
+                                self.num_classes).to(cls_preds.dtype)
+        cls_targets = cls_targets * assign.ious[pos_img, pos_prior, None]
+        loss_cls = self.loss_cls(cls_preds[pos_img, pos_prior],
+                                 cls_targets) / avg_num_pos
+        loss_bbox = self.loss_bbox(pred_bboxes[pos_img, pos_prior],
+                                   pos_gt_bboxes) / avg_num_pos
+        loss_l1 = None
+        if self.use_l1:
+            l1_targets = self.bbox_coder.encode(priors[pos_prior],
+                                                pos_gt_bboxes)
+            loss_l1 = self.loss_l1(reg_preds[pos_img, pos_prior],
+                                   l1_targets) / avg_num_pos
+        return loss_cls, loss_bbox, loss_l1
 
     @torch.no_grad()
     def _assign(self, priors: Tensor, cls_preds: Tensor, pred_bboxes: Tensor,
@@ -356,29 +454,33 @@ class YOLOXHead(BaseDenseHead):
                 gt_valid: Tensor) -> BatchAssignResult:
         """Run the assigner on the batch (inputs detached, no graph).
 
-        Our :class:`~yolox_mm.models.task_modules.SimOTAAssigner` receives
-        the logits (``batch_assign_logits``) and computes the scores
-        ``sqrt(sigmoid(cls) * sigmoid(obj))`` only where it reads them, so no
-        ``[B, P, C]`` score tensor is built here. An mmdet-style assigner
-        (only ``assign``) is called image by image on those scores, computed
-        in place (one ``[B, P, C]`` buffer)."""
-        offset_priors = torch.cat(
-            [priors[:, :2] + priors[:, 2:] * 0.5, priors[:, 2:]], dim=1)
+        The assigner sees the prior centres
+        (:meth:`YOLOXBBoxCoder.prior_centers`). An assigner with
+        ``batch_assign_logits`` (our SimOTA) receives the logits and
+        computes the scores ``sqrt(sigmoid(cls) * sigmoid(obj))`` only
+        where it reads them. An mmdet ``BaseAssigner`` (e.g. mmdet's
+        ``SimOTAAssigner``) is called image by image on those scores.
+
+        Raises:
+            TypeError: for any other assigner.
+        """
+        centers = self.bbox_coder.prior_centers(priors)
         if hasattr(self.assigner, 'batch_assign_logits'):
             return self.assigner.batch_assign_logits(
-                offset_priors, pred_bboxes, cls_preds, obj_preds, gt_bboxes,
+                centers, pred_bboxes, cls_preds, obj_preds, gt_bboxes,
                 gt_labels, gt_valid)
-        scores = cls_preds.float().sigmoid().mul_(
-            obj_preds.float().sigmoid()[..., None]).sqrt_()
-        if hasattr(self.assigner, 'batch_assign'):
-            return self.assigner.batch_assign(offset_priors, pred_bboxes,
-                                              scores, gt_bboxes, gt_labels,
-                                              gt_valid)
+        if not isinstance(self.assigner, BaseAssigner):
+            raise TypeError(
+                'YOLOXHead needs an assigner with batch_assign_logits '
+                "(yolox_mm's SimOTAAssigner) or an mmdet BaseAssigner, but "
+                f'received {type(self.assigner)}')
+        scores = score_product(cls_preds.float().sigmoid(),
+                               obj_preds.float().sigmoid()).sqrt_()
         per_image = []
         for i in range(scores.shape[0]):
             n = int(gt_valid[i].sum())
             result = self.assigner.assign(
-                InstanceData(priors=offset_priors, bboxes=pred_bboxes[i],
+                InstanceData(priors=centers, bboxes=pred_bboxes[i],
                              scores=scores[i]),
                 InstanceData(bboxes=gt_bboxes[i, :n], labels=gt_labels[i, :n]))
             fg = result.gt_inds > 0
@@ -397,16 +499,16 @@ class YOLOXHead(BaseDenseHead):
                         with_nms: bool = True) -> List[InstanceData]:
         """Detections of a batch (Megvii ``postprocess``).
 
-        Score of a prior = ``max_c sigmoid(cls_c) * sigmoid(obj)``; priors
-        with score >= ``score_thr`` go through class-aware NMS (mmcv
-        ``batched_nms`` with ``cfg.nms``), optionally capped to
-        ``max_per_img``.
+        Score of a prior = ``max_c sigmoid(cls_c) * sigmoid(obj)``
+        (:meth:`decode_predictions`); priors with score >= ``score_thr`` go
+        through class-aware NMS (mmcv ``batched_nms`` with ``cfg.nms``),
+        optionally capped to ``max_per_img``.
 
         Args:
             cls_scores, bbox_preds, objectnesses (list[Tensor]): Outputs of
                 :meth:`forward`.
-            batch_img_metas (list[dict]): Need ``scale_factor`` (w, h) when
-                ``rescale``.
+            batch_img_metas (list[dict], optional): One per image; read
+                only when ``rescale`` (``scale_factor`` (w, h)).
             cfg (ConfigDict, optional): Defaults to ``self.test_cfg``.
             rescale (bool): Divide boxes by ``scale_factor`` to get
                 original-image pixels. Defaults to False (input pixels).
@@ -415,24 +517,23 @@ class YOLOXHead(BaseDenseHead):
         Returns:
             list[InstanceData]: per image ``bboxes [K, 4]`` xyxy, ``scores
             [K]`` and ``labels [K]``, by decreasing score.
+
+        Raises:
+            ValueError: if ``rescale`` without ``batch_img_metas``, or not
+                one meta per image.
         """
         cfg = self.test_cfg if cfg is None else cfg
-        priors = self._flat_priors(cls_scores)
-        cls_probs = flatten_levels(cls_scores).sigmoid()
-        obj_probs = flatten_levels(objectnesses)[..., 0].sigmoid()
-        bboxes = decode_bboxes(priors, flatten_levels(bbox_preds))
-        max_scores, labels = cls_probs.max(dim=2)
-        scores = max_scores * obj_probs
-
+        decoded = self.decode_predictions(cls_scores, bbox_preds,
+                                          objectnesses)
+        metas = image_metas(batch_img_metas, decoded.scores.shape[0], rescale)
         results = []
-        for i, img_meta in enumerate(batch_img_metas):
-            keep = scores[i] >= cfg.score_thr
-            result = InstanceData(bboxes=bboxes[i][keep],
-                                  scores=scores[i][keep],
-                                  labels=labels[i][keep])
+        for i, img_meta in enumerate(metas):
+            keep = decoded.scores[i] >= cfg.score_thr
+            result = InstanceData(bboxes=decoded.bboxes[i][keep],
+                                  scores=decoded.scores[i][keep],
+                                  labels=decoded.labels[i][keep])
             if rescale:
-                scale = result.bboxes.new_tensor(img_meta['scale_factor'])
-                result.bboxes = result.bboxes / scale.repeat(2)
+                result = rescale_detections(result, img_meta)
             if with_nms:
                 result = nms_detections(result, cfg.nms,
                                         cfg.get('max_per_img', -1))

@@ -26,24 +26,14 @@ from torch import Tensor, nn
 from yolox_mm.registry import MODELS, TASK_UTILS
 from ..layers import build_conv
 from ..layers.conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG
-from .yolox_head import (YOLOXHead, decode_bboxes, flatten_levels,
-                         nms_detections, pad_gt_instances)
+from .yolox_head import (DecodedPredictions, YOLOXHead, flatten_levels,
+                         image_metas, nms_detections, pad_gt_instances,
+                         rescale_detections)
 
 #: Keys of the selector's parameters in a detector's state_dict (the only
 #: keys a YOLOXHead checkpoint lacks).
 PSS_KEYS = ('bbox_head.multi_level_pss_convs',
             'bbox_head.multi_level_conv_pss')
-
-
-def pss_scores(cls_logits: Tensor, obj_logits: Tensor,
-               pss_logits: Optional[Tensor] = None) -> Tensor:
-    """``sigmoid(cls) * sigmoid(obj) [* sigmoid(pss)]``: ``[B, P, C]`` from
-    ``cls_logits [B, P, C]``, ``obj_logits [B, P]``, ``pss_logits [B,
-    P]``."""
-    scores = cls_logits.sigmoid() * obj_logits.sigmoid()[..., None]
-    if pss_logits is not None:
-        scores = scores * pss_logits.sigmoid()[..., None]
-    return scores
 
 
 def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25,
@@ -106,7 +96,8 @@ class YOLOXPSSHead(YOLOXHead):
     reaches only the selector, and no other loss reaches the selector.
 
     Inference (:meth:`predict_by_feat`): score ``sigmoid(cls) *
-    sigmoid(obj) * sigmoid(pss)`` of every (prior, class); with
+    (sigmoid(obj) * sigmoid(pss))`` of every (prior, class)
+    (:meth:`decode_predictions`, as the exported graphs); with
     ``test_cfg.nms_free`` (the default, True): the ``max_per_img`` best
     pairs with score ``>= score_thr``, **no NMS** (``test_cfg.nms`` is
     ignored). With ``nms_free=False`` (for comparison): YOLOX's per-prior
@@ -239,11 +230,9 @@ class YOLOXPSSHead(YOLOXHead):
         Inputs as in :meth:`YOLOXHead._assign` (detached)."""
         gt_bboxes, gt_labels, gt_valid = pad_gt_instances(
             batch_gt_instances, cls_preds.device)
-        offset_priors = torch.cat(
-            [priors[:, :2] + priors[:, 2:] * 0.5, priors[:, 2:]], dim=1)
         assign = self.one_to_one_assigner.batch_assign_logits(
-            offset_priors, pred_bboxes, cls_preds, obj_preds, gt_bboxes,
-            gt_labels, gt_valid)
+            self.bbox_coder.prior_centers(priors), pred_bboxes, cls_preds,
+            obj_preds, gt_bboxes, gt_labels, gt_valid)
         targets = torch.zeros_like(cls_preds, dtype=torch.float32)
         img_idx, prior_idx = assign.fg_mask.nonzero(as_tuple=True)
         labels = gt_labels[img_idx, assign.gt_inds[img_idx, prior_idx]]
@@ -261,28 +250,45 @@ class YOLOXPSSHead(YOLOXHead):
         computed in log space in float32 (``log q`` as a sum of
         log-sigmoids; ``log(1 - q)`` clamped at -100 as
         ``F.binary_cross_entropy``), summed, / number of GTs."""
-        priors = self._flat_priors(cls_scores)
+        priors = self.flat_priors(cls_scores)
         cls_preds = flatten_levels(cls_scores).detach().float()
         obj_preds = flatten_levels(objectnesses)[..., 0].detach().float()
         pss = flatten_levels(pss_logits)[..., 0].float()  # [B, P]
-        pred_bboxes = decode_bboxes(
+        pred_bboxes = self.bbox_coder.decode(
             priors, flatten_levels(bbox_preds).detach()).float()
-        targets, num_pos = self.one_to_one_targets(
+        targets, num_gts = self.one_to_one_targets(
             priors, cls_preds, pred_bboxes, obj_preds, batch_gt_instances)
-        num_total = max(reduce_mean(
-            torch.tensor(float(num_pos), device=pss.device)), 1.0)
+        # matched GTs per GPU, averaged over the GPUs, at least 1
+        avg_num_gts = max(reduce_mean(
+            torch.tensor(float(num_gts), device=pss.device)), 1.0)
         if self.loss_pss_mode == 'logit':
             target = targets.amax(dim=2)  # [B, P]: the one-to-one priors
             loss = sigmoid_focal_loss(pss, target, alpha=0.25, gamma=2.0)
-            return self.loss_pss_weight * loss / num_total
+            return self.loss_pss_weight * loss / avg_num_gts
         log_q = (F.logsigmoid(cls_preds) + F.logsigmoid(obj_preds)[..., None]
                  + F.logsigmoid(pss)[..., None])
         log_1mq = torch.log1p(-log_q.exp()).clamp(min=-100.0)
         bce = -(targets * log_q.clamp(min=-100.0) +
                 (1.0 - targets) * log_1mq)
-        return self.loss_pss_weight * bce.sum() / num_total
+        return self.loss_pss_weight * bce.sum() / avg_num_gts
 
     # --------------------------------------------------------------- predict
+    def decode_predictions(self,
+                           cls_scores: Sequence[Tensor],
+                           bbox_preds: Sequence[Tensor],
+                           objectnesses: Sequence[Tensor],
+                           pss_logits: Optional[Sequence[Tensor]] = None
+                           ) -> DecodedPredictions:
+        """:meth:`YOLOXHead.decode_predictions` with the selector: with
+        ``pss_logits`` (per level ``[B, 1, H_l, W_l]``), ``obj_probs`` is
+        ``sigmoid(obj) * sigmoid(pss)``, so ``class_scores()`` is the
+        end-to-end score of every (prior, class); without, YOLOX's."""
+        obj_probs = flatten_levels(objectnesses)[..., 0].sigmoid()
+        if pss_logits is not None:
+            pss_probs = flatten_levels(pss_logits)[..., 0].sigmoid()
+            obj_probs = obj_probs * pss_probs
+        return self._decode(cls_scores, bbox_preds, obj_probs)
+
     def predict_by_feat(self,
                         cls_scores: Sequence[Tensor],
                         bbox_preds: Sequence[Tensor],
@@ -298,50 +304,52 @@ class YOLOXPSSHead(YOLOXHead):
         Args:
             cls_scores, bbox_preds, objectnesses, pss_logits (list[Tensor]):
                 Outputs of :meth:`forward`.
-            batch_img_metas (list[dict]): ``scale_factor`` (w, h) when
-                ``rescale``.
+            batch_img_metas (list[dict], optional): One per image; read
+                only when ``rescale`` (``scale_factor`` (w, h)).
             cfg (ConfigDict, optional): Defaults to ``self.test_cfg``.
             rescale (bool): Boxes in original-image pixels.
 
         Returns:
             list[InstanceData]: per image ``bboxes [K, 4]`` xyxy,
             ``scores [K]``, ``labels [K]``, by decreasing score.
+
+        Raises:
+            ValueError: if ``rescale`` without ``batch_img_metas``, or not
+                one meta per image.
         """
         cfg = self.test_cfg if cfg is None else cfg
         use_pss = cfg.get('use_pss', True) and pss_logits is not None
-        priors = self._flat_priors(cls_scores)
-        bboxes = decode_bboxes(priors, flatten_levels(bbox_preds))
-        scores = pss_scores(
-            flatten_levels(cls_scores), flatten_levels(objectnesses)[..., 0],
-            flatten_levels(pss_logits)[..., 0] if use_pss else None)
+        decoded = self.decode_predictions(cls_scores, bbox_preds,
+                                          objectnesses,
+                                          pss_logits if use_pss else None)
         nms_cfg = None
         if with_nms and not cfg.get('nms_free', True):
             nms_cfg = cfg.get('nms')
         max_per_img = cfg.get('max_per_img', 100)
+        metas = image_metas(batch_img_metas, decoded.scores.shape[0], rescale)
+        scores = None if nms_cfg else decoded.class_scores()
         results = []
-        for i in range(scores.shape[0]):
+        for i, img_meta in enumerate(metas):
             if nms_cfg:
-                result = self._nms_detections(scores[i], bboxes[i], cfg)
+                result = self._nms_detections(decoded, i, cfg)
             else:
                 boxes, top_scores, labels = topk_detections(
-                    scores[i], bboxes[i], cfg.score_thr, max_per_img)
+                    scores[i], decoded.bboxes[i], cfg.score_thr, max_per_img)
                 result = InstanceData(bboxes=boxes, scores=top_scores,
                                       labels=labels)
             if rescale:
-                scale = result.bboxes.new_tensor(
-                    batch_img_metas[i]['scale_factor'])
-                result.bboxes = result.bboxes / scale.repeat(2)
+                result = rescale_detections(result, img_meta)
             results.append(result)
         return results
 
     @staticmethod
-    def _nms_detections(scores: Tensor, bboxes: Tensor,
+    def _nms_detections(decoded: DecodedPredictions, img: int,
                         cfg: ConfigDict) -> InstanceData:
-        """YOLOX's post-processing (best class per prior, ``score_thr``,
-        :func:`~.yolox_head.nms_detections`) on ``scores [P, C]``, for
-        comparison with the NMS-free output."""
-        max_scores, labels = scores.max(dim=1)
-        keep = max_scores >= cfg.score_thr
-        result = InstanceData(bboxes=bboxes[keep], scores=max_scores[keep],
-                              labels=labels[keep])
+        """YOLOX's post-processing of image ``img`` (best class per prior,
+        ``score_thr``, :func:`~.yolox_head.nms_detections`), for comparison
+        with the NMS-free output."""
+        keep = decoded.scores[img] >= cfg.score_thr
+        result = InstanceData(bboxes=decoded.bboxes[img][keep],
+                              scores=decoded.scores[img][keep],
+                              labels=decoded.labels[img][keep])
         return nms_detections(result, cfg.nms, cfg.get('max_per_img', -1))

@@ -1,3 +1,4 @@
 from .assigners import SimOTAAssigner
+from .coders import YOLOXBBoxCoder
 
-__all__ = ['SimOTAAssigner']
+__all__ = ['SimOTAAssigner', 'YOLOXBBoxCoder']
