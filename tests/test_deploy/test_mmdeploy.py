@@ -182,9 +182,18 @@ def test_torch2onnx_dynamic_batch_of_two(tree_checkpoint, tmp_path):
 def test_torch2onnx_in_spawned_process(tree_checkpoint, tmp_path):
     """As mmdeploy's ``tools/deploy.py`` does: ``torch2onnx`` in a process
     started with ``spawn``, which imports nothing of the parent; the
-    deploy config's ``module=['yolox_mm.deploy.mmdeploy_rewriters']``
-    brings the rewriters and the ``dynamo=False`` default there."""
-    _, model_cfg, ckpt = tree_checkpoint
+    deploy config's ``module=['yolox_mm.deploy.mmdeploy_plugin']``
+    brings the rewriters, the ``dynamo=False`` default and safe checkpoint
+    loading there. The checkpoint is a Runner checkpoint (a ``MessageHub``
+    with a ``HistoryBuffer``), which mmengine's ``load_checkpoint`` refuses
+    under torch's ``weights_only`` default without our allow-list."""
+    _, model_cfg, plain_ckpt = tree_checkpoint
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_instance('spawned_test_hub')
+    hub.update_scalar('train/loss', 1.0)
+    ckpt = str(tmp_path / 'runner.pth')
+    torch.save(dict(torch.load(plain_ckpt, weights_only=True),
+                    message_hub=hub.state_dict()), ckpt)
     cfg_file = tmp_path / 'model_cfg.py'
     model_cfg.dump(str(cfg_file))
     deploy_file = tmp_path / 'deploy_cfg.py'

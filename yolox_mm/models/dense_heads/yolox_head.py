@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from yolox_mm.registry import MODELS, TASK_UTILS
 from ..backbones.csp_darknet import KAIMING_INIT
-from ..layers import build_conv
+from ..layers import conv_class
 from ..layers.conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG
 from ..task_modules.assigners import BatchAssignResult
 from ..task_modules.coders import (YOLOXBBoxCoder, best_class_scores,
@@ -253,7 +253,7 @@ class YOLOXHead(BaseDenseHead):
 
     def _init_layers(self, norm_cfg: dict, act_cfg: dict) -> None:
         """The per-level branches (mmdet's module names)."""
-        conv = build_conv(self.use_depthwise)
+        conv = conv_class(self.use_depthwise)
         cfgs = dict(norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         def branch() -> nn.Sequential:

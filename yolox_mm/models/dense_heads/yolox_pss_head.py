@@ -24,7 +24,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from yolox_mm.registry import MODELS, TASK_UTILS
-from ..layers import build_conv
+from ..layers import conv_class
 from ..layers.conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG
 from .yolox_head import (DecodedPredictions, YOLOXHead, flatten_levels,
                          image_metas, nms_detections, pad_gt_instances,
@@ -155,7 +155,7 @@ class YOLOXPSSHead(YOLOXHead):
                 o2o = dict(type='OneToOneAssigner', center_radius=getattr(
                     self.assigner, 'center_radius', 2.5))
             self.one_to_one_assigner = TASK_UTILS.build(o2o)
-        conv = build_conv(self.use_depthwise)
+        conv = conv_class(self.use_depthwise)
         cfgs = dict(norm_cfg=kwargs.get('norm_cfg', DEFAULT_NORM_CFG),
                     act_cfg=kwargs.get('act_cfg', DEFAULT_ACT_CFG))
         feat = self.feat_channels

@@ -231,11 +231,6 @@ def conv_class(depthwise: bool) -> type:
     return DepthwiseSeparableConv if depthwise else ConvBNAct
 
 
-#: Former name of :func:`conv_class`, kept for the heads that still call it
-#: (``dense_heads/yolox_head.py``, ``yolox_pss_head.py``).
-build_conv = conv_class
-
-
 def fuse_conv_bn(model: nn.Module) -> nn.Module:
     """Fold every :class:`ConvBNAct`'s BatchNorm into its convolution, in
     place, for inference (see :meth:`ConvBNAct.fuse`). Returns ``model`` in
