@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from yolox_mm.models.dense_heads.yolox_head import (decode_bboxes,
-                                                    flatten_levels)
+from yolox_mm.models.dense_heads.yolox_head import flatten_levels
 from yolox_mm.models.task_modules.assigners import (candidate_masks,
                                                     pairwise_iou)
+from yolox_mm.models.task_modules.coders import decode_bboxes, prior_centers
 
 #: Colour of a GT that got no positive prior (BGR, as Megvii's).
 UNMATCHED_COLOR = (0, 0, 255)
@@ -78,7 +78,7 @@ def head_predictions(model: torch.nn.Module,
         [s.shape[2:] for s in cls_scores], dtype=inputs.dtype,
         device=inputs.device, with_stride=True))  # grid points, no offset
     pred_bboxes = decode_bboxes(grid, flatten_levels(bbox_preds))
-    priors = torch.cat([grid[:, :2] + grid[:, 2:] * 0.5, grid[:, 2:]], dim=1)
+    priors = prior_centers(grid)
     return (priors, pred_bboxes, flatten_levels(cls_scores),
             flatten_levels(objectnesses)[..., 0])
 

@@ -108,5 +108,8 @@ def build_head(impl: str, num_classes: int, in_channels: int = 128,
     models, scope = _registry(impl)
     with DefaultScope.overwrite_default_scope(scope):
         head = models.build(cfg)
-    head.use_l1 = use_l1
+    if impl == 'ours':
+        head.set_l1(use_l1)
+    else:
+        head.use_l1 = use_l1  # mmdet's head has the attribute only
     return head

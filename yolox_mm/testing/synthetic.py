@@ -113,14 +113,15 @@ def make_assign_inputs(num_imgs: int, img_size: int, num_gts: int,
     scores. Class logits come from their own random stream, so inputs that
     differ only in ``num_classes`` share boxes, GTs and objectness.
     """
-    from yolox_mm.models.dense_heads.yolox_head import decode_bboxes
+    from yolox_mm.models.task_modules.coders import (decode_bboxes,
+                                                     prior_centers)
     gen = torch.Generator().manual_seed(seed)
     sizes = [(math.ceil(img_size / s), math.ceil(img_size / s))
              for s in STRIDES]
     priors = torch.cat(MlvlPointGenerator(STRIDES, offset=0).grid_priors(
         sizes, device="cpu", with_stride=True))
     num_priors = priors.shape[0]
-    centres = priors[:, :2] + 0.5 * priors[:, 2:]
+    centres = prior_centers(priors)[:, :2]
     reg = torch.empty(num_imgs, num_priors, 4)
     reg[..., :2] = 0.5 + 0.5 * torch.randn(num_imgs, num_priors, 2,
                                            generator=gen)

@@ -7,8 +7,9 @@ from mmdet.models.task_modules.assigners import BaseAssigner
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
-from yolox_mm.models.dense_heads import (YOLOXHead, decode_bboxes,
-                                         encode_l1_target)
+from yolox_mm.models.dense_heads import YOLOXHead
+from yolox_mm.models.task_modules.coders import (decode_bboxes,
+                                                 encode_l1_target)
 from yolox_mm.models.task_modules.assigners import SimOTAAssigner
 from yolox_mm.registry import TASK_UTILS
 

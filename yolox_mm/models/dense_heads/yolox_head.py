@@ -26,13 +26,10 @@ from ..layers import conv_class
 from ..layers.conv import DEFAULT_ACT_CFG, DEFAULT_NORM_CFG
 from ..task_modules.assigners import BatchAssignResult
 from ..task_modules.coders import (YOLOXBBoxCoder, best_class_scores,
-                                   decode_bboxes, encode_l1_target,
                                    score_product)
 
-# ``decode_bboxes`` and ``encode_l1_target`` are re-exported from the coder
-# module for code that imports them from here.
 __all__ = [
-    'DecodedPredictions', 'YOLOXHead', 'decode_bboxes', 'encode_l1_target',
+    'DecodedPredictions', 'YOLOXHead',
     'flatten_levels', 'image_metas', 'nms_detections', 'pad_gt_instances',
     'rescale_detections'
 ]
