@@ -3,37 +3,14 @@
 #
 #   tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py options]
 #
-# Environment, as in mmdet's script: GPUS (8, total tasks), GPUS_PER_NODE
-# (8, tasks per node), CPUS_PER_TASK (5), SRUN_ARGS (extra srun options);
-# GRES (gpu:$GPUS_PER_NODE): set it empty (GRES=) on a CPU-only partition,
-# where the tasks train with gloo (docs/distributed.md); PYTHON (python).
-set -xeo pipefail
+# Environment (GPUS, GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS, GRES, PYTHON):
+# see tools/slurm_run.sh; GRES= (empty) on a CPU-only partition.
+set -eo pipefail
 if [ $# -lt 4 ]; then
   echo "usage: [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...]" \
        "$0 PARTITION JOB_NAME CONFIG WORK_DIR [train.py options]" >&2
   exit 2
 fi
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-WORK_DIR=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-GRES=${GRES-gpu:$GPUS_PER_NODE}
-SRUN_ARGS=${SRUN_ARGS:-""}
 TOOLS=$(cd "$(dirname "$0")" && pwd)
-
-export PYTHONPATH="$TOOLS/..${PYTHONPATH:+:$PYTHONPATH}"
-# SRUN_ARGS is split into words on purpose (several srun options)
-# shellcheck disable=SC2086
-srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    ${GRES:+--gres="$GRES"} \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    $SRUN_ARGS \
-    "${PYTHON:-python}" -u "$TOOLS/train.py" "$CONFIG" --work-dir="$WORK_DIR" \
-    --launcher=slurm "${@:5}"
+exec bash "$TOOLS/slurm_run.sh" "$1" "$2" "$TOOLS/train.py" "$3" \
+    --work-dir="$4" --launcher=slurm "${@:5}"
