@@ -80,10 +80,9 @@ def _steps(scale_wh, affine=None, mixup=True, mosaic_prob=1.0):
     return steps
 
 
-def _run_both(dataset, steps, seeds, **fused_kw):
+def _run_both(dataset, steps, seeds):
     three = YOLOXMixImageDataset(dataset, steps)
     fused_steps = fuse_pipeline(steps)
-    fused_steps[0].update(fused_kw)
     fused = YOLOXMixImageDataset(dataset, fused_steps)
     for seed in seeds:
         out = []
@@ -227,7 +226,9 @@ def test_fuse_pipeline_of_the_configs():
     coco = Config.fromfile('configs/_base_/datasets/coco_yolox.py')
     fused = fuse_pipeline(coco.train_pipeline)
     names = [t['type'] for t in fused]
-    assert names[:2] == ['FusedMosaicAffineMixUp', 'YOLOXHSVRandomAug']
+    assert names[:2] == ['FusedMosaicAffineMixUp', 'LUTYOLOXHSVRandomAug']
+    assert fuse_pipeline(coco.train_pipeline,
+                         lut_hsv=False)[1]['type'] == 'YOLOXHSVRandomAug'
     assert len(fused) == len(coco.train_pipeline) - 2
     assert fused[0]['mixup']['ratio_range'] == (0.8, 1.6)
     assert fused[0]['random_affine']['scaling_ratio_range'] == (0.1, 2)
@@ -235,3 +236,20 @@ def test_fuse_pipeline_of_the_configs():
     fused = fuse_pipeline(trees.train_pipeline)
     assert fused[0]['mixup'] is None
     assert fused[0]['mosaic']['img_scale'] == (416, 416)
+
+
+def test_whole_coco_pipeline_same_boxes():
+    # The full coco_yolox.py training pipeline at 192 (HSV, flip, resize,
+    # pad, filter, pack after the fused step): identical boxes and labels,
+    # images within interpolation, from the same seeds.
+    from yolox_mm.analysis.benchmark.data import scaled_pipeline
+    coco = Config.fromfile('configs/_base_/datasets/coco_yolox.py')
+    steps = scaled_pipeline(coco.train_pipeline, 192)
+    dataset = _random_set(6, [(192, 144)], seed=4)
+    for (a, state_a), (b, state_b) in _run_both(dataset, steps, range(6)):
+        assert state_a == state_b
+        ga, gb = a['data_samples'].gt_instances, b['data_samples'].gt_instances
+        assert torch.equal(ga.bboxes.tensor, gb.bboxes.tensor)
+        assert torch.equal(ga.labels, gb.labels)
+        diff = (a['inputs'].int() - b['inputs'].int()).abs().float().mean()
+        assert diff <= 1.0

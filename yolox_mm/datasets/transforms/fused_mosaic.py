@@ -509,10 +509,14 @@ class FusedMosaicAffineMixUp(BaseTransform):
                 f'random_affine={self.affine!r}, mixup={self.mixup!r})')
 
 
-def fuse_pipeline(pipeline: Sequence[dict]) -> List[dict]:
+def fuse_pipeline(pipeline: Sequence[dict],
+                  lut_hsv: bool = True) -> List[dict]:
     """``pipeline`` with its ``Mosaic, RandomAffine[, MixUp]`` entries
     (consecutive, any scope prefix) replaced by one
-    :class:`FusedMosaicAffineMixUp` entry with their arguments.
+    :class:`FusedMosaicAffineMixUp` entry with their arguments and, if
+    ``lut_hsv``, each ``YOLOXHSVRandomAug`` by
+    :class:`~yolox_mm.datasets.transforms.LUTYOLOXHSVRandomAug` (same
+    draws, same pixels, faster). Other entries are copied unchanged.
 
     Raises:
         ValueError: if the pipeline has no ``Mosaic`` directly followed by
@@ -531,5 +535,9 @@ def fuse_pipeline(pipeline: Sequence[dict]) -> List[dict]:
                  random_affine=args[i + 1],
                  mixup=args[i + 2] if has_mixup else None)
     end = i + (3 if has_mixup else 2)
-    return [dict(t) for t in pipeline[:i]] + [fused] + [
-        dict(t) for t in pipeline[end:]]
+    rest = [dict(t) for t in pipeline[end:]]
+    if lut_hsv:
+        for t in rest:
+            if str(t['type']).split('.')[-1] == 'YOLOXHSVRandomAug':
+                t['type'] = 'LUTYOLOXHSVRandomAug'
+    return [dict(t) for t in pipeline[:i]] + [fused] + rest
