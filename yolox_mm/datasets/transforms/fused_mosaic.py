@@ -300,7 +300,10 @@ class FusedMosaicAffineMixUp(BaseTransform):
                        center: Tuple[int, int],
                        matrix: np.ndarray) -> Optional[dict]:
         """The annotations of image ``index`` if it is not visible in the
-        output (then it is not loaded), else None."""
+        output (then it is not loaded), else None (also when the dataset
+        has no ``get_data_info`` or the record no size)."""
+        if not hasattr(dataset, 'get_data_info'):
+            return None
         info = dataset.get_data_info(index)
         width, height = info.get('width'), info.get('height')
         if not width or not height:
