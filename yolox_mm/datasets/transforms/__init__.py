@@ -1,4 +1,6 @@
 """Data transforms of yolox_mm (in ``yolox_mm.registry.TRANSFORMS``)."""
+from .fused_mosaic import FusedMosaicAffineMixUp, fuse_pipeline
+from .hsv_lut import LUTYOLOXHSVRandomAug
 from .loading import CheckedLoadImageFromFile
 from .mixup import MixUp
 from .mosaic import MOSAIC_SKIPPED, Mosaic
@@ -6,5 +8,6 @@ from .random_affine import RandomAffine
 
 __all__ = [
     'CheckedLoadImageFromFile', 'Mosaic', 'MixUp', 'RandomAffine',
-    'MOSAIC_SKIPPED'
+    'MOSAIC_SKIPPED', 'FusedMosaicAffineMixUp', 'fuse_pipeline',
+    'LUTYOLOXHSVRandomAug'
 ]
