@@ -19,18 +19,13 @@ pipeline by :func:`decodes_per_sample`) and one resize. :func:`compare_paths`
 checks ``ours`` against ``fused`` sample by sample from the same seeds
 (pixels, boxes, box statistics).
 """
-import contextlib
 import dataclasses
-import importlib.util
-import io
 import json
 import os
 import os.path as osp
 import random
 import statistics
-import sys
 import time
-import types
 from typing import Dict, List, Tuple
 
 import cv2
@@ -39,6 +34,7 @@ import numpy as np
 from mmengine import DefaultScope
 from mmengine.config import Config
 
+from yolox_mm.testing.megvii_data import build_megvii_pipeline
 from yolox_mm.testing.reference import OUR_CONFIGS
 from .data import build_train_dataset, pipeline_rates, scaled_pipeline
 from .sizes import FULL
@@ -69,66 +65,22 @@ class _CountingDataset:
         return getattr(self.inner, name)
 
 
+def _coco_yolox_pipeline(scale: int) -> List[dict]:
+    """The train pipeline of ``_base_/datasets/coco_yolox.py`` at a
+    ``scale x scale`` canvas."""
+    return scaled_pipeline(Config.fromfile(
+        OUR_CONFIGS / '_base_' / 'datasets' / 'coco_yolox.py').train_pipeline,
+        scale)
+
+
 def build_fused_dataset(ours, scale: int):
     """``YOLOXMixImageDataset`` over ``ours.dataset`` with the fused
     ``coco_yolox.py`` pipeline at ``scale``."""
     from yolox_mm.datasets import YOLOXMixImageDataset
     from yolox_mm.datasets.transforms import fuse_pipeline
-    pipeline = Config.fromfile(OUR_CONFIGS / '_base_' / 'datasets' /
-                               'coco_yolox.py').train_pipeline
     with DefaultScope.overwrite_default_scope('yolox_mm'):
         return YOLOXMixImageDataset(ours.dataset,
-                                    fuse_pipeline(scaled_pipeline(
-                                        pipeline, scale)))
-
-
-@contextlib.contextmanager
-def _megvii_import_stand_ins():
-    """Empty ``torchvision`` / ``thop`` modules while ``yolox.data`` is
-    imported, if they are not installed (``yolox.utils`` imports them for
-    NMS and FLOPs only, which the data pipeline never calls); removed again
-    afterwards so that mmengine / mmdet probes do not see them. (The same
-    problem as ``tests/test_parity/megvii.py``, which stands in working NMS
-    for the model parity tests.)"""
-    added = []
-    for name in ('torchvision', 'thop'):
-        if name not in sys.modules and importlib.util.find_spec(name) is None:
-            module = types.ModuleType(name)
-            module.__path__ = []
-            module.profile = None  # ``from thop import profile``
-            sys.modules[name] = module
-            added.append(name)
-    if 'torchvision' in added:
-        sys.modules['torchvision.ops'] = types.ModuleType('torchvision.ops')
-        added.append('torchvision.ops')
-    try:
-        yield
-    finally:
-        for name in added:
-            sys.modules.pop(name, None)
-
-
-def build_megvii_dataset(data_root: str, ann_file: str, img_prefix: str,
-                         scale: int):
-    """Megvii's ``MosaicDetection`` (YOLOX-S arguments, MixUp scale (0.8,
-    1.6)) + ``TrainTransform(max_labels=120)``; its ``COCODataset`` needs
-    the json under ``data_root/annotations/``."""
-    with _megvii_import_stand_ins():
-        from yolox.data import COCODataset, MosaicDetection, TrainTransform
-    if osp.dirname(ann_file) != 'annotations':
-        raise ValueError('Megvii COCODataset reads annotations/<json>, but '
-                         f'the json is {ann_file}')
-    with contextlib.redirect_stdout(io.StringIO()):
-        inner = COCODataset(data_dir=data_root,
-                            json_file=osp.basename(ann_file),
-                            name=img_prefix.strip('/'),
-                            img_size=(scale, scale),
-                            preproc=TrainTransform(max_labels=50))
-    return MosaicDetection(
-        inner, img_size=(scale, scale), mosaic=True,
-        preproc=TrainTransform(max_labels=120, flip_prob=0.5, hsv_prob=1.0),
-        degrees=10.0, translate=0.1, mosaic_scale=(0.1, 2),
-        mixup_scale=(0.8, 1.6), shear=2.0, enable_mixup=True)
+                                    fuse_pipeline(_coco_yolox_pipeline(scale)))
 
 
 def build_all(data_root: str, ann_file: str, img_prefix: str,
@@ -140,8 +92,8 @@ def build_all(data_root: str, ann_file: str, img_prefix: str,
                                    scale)
     return dict(ours=ours, fused=build_fused_dataset(ours, scale),
                 mmdet=mmdet,
-                megvii=build_megvii_dataset(data_root, ann_file, img_prefix,
-                                            scale))
+                megvii=build_megvii_pipeline(data_root, ann_file, img_prefix,
+                                             scale, _coco_yolox_pipeline(scale)))
 
 
 def decodes_per_sample(dataset, samples: int, seed: int) -> float:

@@ -3,7 +3,6 @@ plus the head's 1x1 ``stems``, which mmdet moved into the neck as
 ``out_convs``). Module names follow mmdet 3.x so its checkpoints load
 unchanged.
 """
-import math
 from typing import Optional, Sequence, Tuple
 
 import torch
