@@ -29,8 +29,9 @@ def dynamic_k_matching(cost, ious, candidate, gt_valid, candidate_topk=10):
     kept exactly: ``cost + 0 * -log(IoU + EPS) + 0``)."""
     cost = matching_cost(cost, ious, torch.ones_like(cost, dtype=torch.bool),
                          candidate, gt_valid, iou_weight=0.0)
+    ious = ious.masked_fill(~candidate[:, :, None], 0)  # as pairwise_iou
     return resolve_conflicts(
-        select_dynamic_k(cost, ious, candidate, candidate_topk),
+        select_dynamic_k(cost, ious, candidate_topk),
         cheapest_gt(cost, ious))
 
 
@@ -269,11 +270,11 @@ def test_gt_blocks_equal_whole_image(max_pairs):
         assert torch.equal(a, b)
     # the case has priors selected by several GTs (step 4 is exercised)
     candidate, in_both = candidate_masks(priors, gts, valid, 2.5)
-    ious = pairwise_iou(pred, gts)
+    ious = pairwise_iou(pred, gts, candidate=candidate)
     scores = (cls.sigmoid() * obj.sigmoid()[..., None]).sqrt()
     cost = matching_cost(class_cost(scores, labels), ious, in_both, candidate,
                          valid)
-    selection = select_dynamic_k(cost, ious, candidate)
+    selection = select_dynamic_k(cost, ious)
     taken = selection.priors[selection.taken]  # priors of image 0, 1, 2
     img = torch.arange(3)[:, None, None].expand_as(selection.priors)[
         selection.taken]
@@ -345,27 +346,33 @@ def test_class_cost_with_a_given_prior_sum():
 
 
 def test_dynamic_k_hand_values():
-    # 4 priors x 3 GTs, prior 3 not a candidate (its IoU 0.9 is ignored)
+    # 4 priors x 3 GTs
     ious = torch.tensor([[[0.6, 0.1, 0.0],
                           [0.7, 0.2, 0.0],
                           [0.8, 0.3, 0.0],
-                          [0.9, 0.9, 0.9]]])
-    candidate = torch.tensor([[True, True, True, False]])
-    # K = 10 > P: all priors. GT0: 0.6 + 0.7 + 0.8 = 2.1 -> 2;
-    # GT1: 0.6 -> max(1, 0) = 1; GT2: 0 -> 1
-    assert dynamic_k(ious, candidate).tolist() == [[2, 1, 1]]
+                          [0.4, 0.3, 0.9]]])
+    # K = 10 > P: all priors. GT0: 0.6 + 0.7 + 0.8 + 0.4 = 2.5 -> 2;
+    # GT1: 0.9 -> max(1, 0) = 1; GT2: 0.9 -> 1
+    assert dynamic_k(ious).tolist() == [[2, 1, 1]]
     # K = 2: GT0: 0.8 + 0.7 = 1.5 -> 1
-    assert dynamic_k(ious, candidate, 2).tolist() == [[1, 1, 1]]
+    assert dynamic_k(ious, 2).tolist() == [[1, 1, 1]]
+
+
+def test_pairwise_iou_of_candidates_only():
+    # prior 1 is not a candidate: its IoU counts as 0 (for the dynamic k)
+    pred = torch.tensor([[[0., 0., 10., 10.], [0., 0., 10., 10.]]])
+    gt = torch.tensor([[[0., 0., 10., 5.]]])
+    ious = pairwise_iou(pred, gt, candidate=torch.tensor([[True, False]]))
+    torch.testing.assert_close(ious, torch.tensor([[[0.5], [0.0]]]))
 
 
 def test_select_dynamic_k_takes_the_k_cheapest_finite():
     inf = math.inf
     cost = torch.tensor([[[3.0, inf], [1.0, inf], [2.0, inf]]])
     ious = torch.tensor([[[0.9, 0.5], [0.8, 0.5], [0.7, 0.5]]])
-    candidate = torch.ones(1, 3, dtype=torch.bool)
     # GT0: k = floor(2.4) = 2 -> p1 (1.0), p2 (2.0); GT1: all costs +inf
     # (padded or without candidate) -> nothing although k = 1
-    sel = select_dynamic_k(cost, ious, candidate)
+    sel = select_dynamic_k(cost, ious)
     assert sel.priors[0, :, 0].tolist() == [1, 2, 0]
     assert sel.taken[0].tolist() == [[True, False], [True, False],
                                      [False, False]]

@@ -23,9 +23,9 @@ The steps, and where they are in the references (Megvii
 2. :func:`matching_cost` of (prior, GT) = ``cls_weight * class BCE +
    iou_weight * -log(IoU + EPS) + INF * (not in_both)``, with
    :func:`pairwise_iou` and :func:`class_cost`; ``+inf`` for priors that
-   are not candidates and for padded GTs (the references compute the cost
-   of one image's candidates only; batched with padding, this is the same
-   matrix).
+   are not candidates and for padded GTs, IoU 0 for priors that are not
+   candidates (the references compute the IoU and cost of one image's
+   candidates only; batched with padding, these are the same matrices).
 3. :func:`dynamic_k`: ``k = max(1, floor(sum of the K largest IoUs of the
    GT with candidate priors)))``; :func:`select_dynamic_k`: every GT takes
    its ``k`` cheapest candidate priors.
@@ -129,8 +129,8 @@ def candidate_masks(priors: Tensor, gt_bboxes: Tensor, gt_valid: Tensor,
 
 
 # ------------------------------------------------------------------ step 2
-def pairwise_iou(pred_bboxes: Tensor, gt_bboxes: Tensor,
-                 eps: float = 1e-6) -> Tensor:
+def pairwise_iou(pred_bboxes: Tensor, gt_bboxes: Tensor, eps: float = 1e-6,
+                 candidate: Optional[Tensor] = None) -> Tensor:
     """IoU of every predicted box with every GT of the same image (as
     torchvision ``box_iou``, batched; mmdet ``bbox_overlaps`` arithmetic).
 
@@ -138,6 +138,9 @@ def pairwise_iou(pred_bboxes: Tensor, gt_bboxes: Tensor,
         pred_bboxes (Tensor): ``[B, P, 4]`` xyxy, pixels.
         gt_bboxes (Tensor): ``[B, G, 4]`` xyxy, pixels.
         eps (float): Lower bound of the union (mmdet ``bbox_overlaps``).
+        candidate (Tensor, optional): ``[B, P]`` bool: the IoU of the other
+            priors is set to 0 (SimOTA: Megvii and mmdet compute the IoU of
+            one image's candidate priors only, ``fg_mask`` / ``valid_mask``).
 
     Returns:
         Tensor: ``[B, P, G]`` IoU in [0, 1].
@@ -152,7 +155,10 @@ def pairwise_iou(pred_bboxes: Tensor, gt_bboxes: Tensor,
     h = torch.minimum(p[3], g[3]).sub_(torch.maximum(p[1], g[1])).clamp_(min=0)
     overlap = w.mul_(h)
     union = h.copy_(area_p).add_(area_g).sub_(overlap).clamp_(min=eps)
-    return overlap.div_(union)
+    ious = overlap.div_(union)
+    if candidate is not None:
+        ious.masked_fill_(~candidate[:, :, None], 0)
+    return ious
 
 
 class ClassProbs:
@@ -320,21 +326,18 @@ def matching_cost(cls_cost: Tensor, ious: Tensor, in_both: Tensor,
 
 
 # ------------------------------------------------------------------ step 3
-def dynamic_k(ious: Tensor, candidate: Tensor,
-              candidate_topk: int = 10) -> Tensor:
+def dynamic_k(ious: Tensor, candidate_topk: int = 10) -> Tensor:
     """Step 3a: ``k = max(1, floor(sum of the K largest IoUs of the GT with
     candidate priors)))``, ``[B, G]`` int32 (Megvii and mmdet
     ``dynamic_k_matching``).
 
     Args:
-        ious (Tensor): ``[B, P, G]``.
-        candidate (Tensor): ``[B, P]`` bool (the IoUs of other priors count
-            as 0).
+        ious (Tensor): ``[B, P, G]``, 0 for priors that are not candidates
+            (:func:`pairwise_iou` with ``candidate``).
         candidate_topk (int): ``K`` (paper: 10).
     """
-    candidate_ious = ious.masked_fill(~candidate[:, :, None], 0)
-    top = candidate_ious.topk(min(candidate_topk, ious.shape[1]), dim=1)
-    return top.values.sum(dim=1).int().clamp(min=1)
+    top = ious.topk(min(candidate_topk, ious.shape[1]), dim=1).values
+    return top.sum(dim=1).int().clamp(min=1)
 
 
 class Selection(NamedTuple):
@@ -352,7 +355,7 @@ class Selection(NamedTuple):
     ious: Tensor
 
 
-def select_dynamic_k(cost: Tensor, ious: Tensor, candidate: Tensor,
+def select_dynamic_k(cost: Tensor, ious: Tensor,
                      candidate_topk: int = 10) -> Selection:
     """Step 3: every GT takes its :func:`dynamic_k` cheapest priors of
     finite cost (so padded GTs and GTs without candidates take none).
@@ -360,15 +363,15 @@ def select_dynamic_k(cost: Tensor, ious: Tensor, candidate: Tensor,
     Args:
         cost (Tensor): ``[B, P, G]`` :func:`matching_cost` (``+inf``: not
             to be matched).
-        ious (Tensor): ``[B, P, G]`` :func:`pairwise_iou`.
-        candidate (Tensor): ``[B, P]`` bool, for the dynamic k.
+        ious (Tensor): ``[B, P, G]`` :func:`pairwise_iou`, 0 for priors
+            that are not candidates.
         candidate_topk (int): ``K``, IoUs summed for the dynamic k.
 
     Returns:
         Selection: ``[B, K, G]``. On exactly equal costs the prior taken is
         ``torch.topk``'s choice (docs/differences_from_mmdet.md).
     """
-    ks = dynamic_k(ious, candidate, candidate_topk)  # [B, G]
+    ks = dynamic_k(ious, candidate_topk)  # [B, G]
     top_cost, top_idx = cost.topk(min(candidate_topk, cost.shape[1]), dim=1,
                                   largest=False)
     ranks = torch.arange(top_idx.shape[1], device=cost.device)[None, :, None]

@@ -225,11 +225,11 @@ class SimOTAAssigner(BaseAssigner):
                       gt_offset: int) -> Tuple[Selection, Cheapest]:
         """Steps 2, 3 and the cheapest GT of each prior (step 4a) for the
         block of GTs that starts at index ``gt_offset`` of the images'."""
-        ious = pairwise_iou(pred_bboxes, gt_bboxes)
+        ious = pairwise_iou(pred_bboxes, gt_bboxes, candidate=candidate)
         cost = matching_cost(class_cost(probs, gt_labels, prior_sum), ious,
                              in_both, candidate, gt_valid, self.iou_weight,
                              self.cls_weight)
-        return (select_dynamic_k(cost, ious, candidate, self.candidate_topk),
+        return (select_dynamic_k(cost, ious, self.candidate_topk),
                 cheapest_gt(cost, ious, gt_offset))
 
     def assign(self,
@@ -254,7 +254,8 @@ class SimOTAAssigner(BaseAssigner):
         """
         gt_bboxes = gt_instances.bboxes
         gt_labels = gt_instances.labels.long()
-        num_gts, num_priors = gt_bboxes.shape[0], pred_instances.bboxes.shape[0]
+        num_gts = gt_bboxes.shape[0]
+        num_priors = pred_instances.bboxes.shape[0]
         result = self.batch_assign(
             pred_instances.priors, pred_instances.bboxes[None],
             pred_instances.scores[None], gt_bboxes[None], gt_labels[None],
