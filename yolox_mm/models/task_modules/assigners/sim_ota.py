@@ -37,11 +37,12 @@ Version: this is SimOTA V1, the rule of the published weights, of mmdet
 uses another candidate rule (centre within 1.5 strides only); no released
 weights use it, so neither do we.
 
-``EPS = 1e-7`` in the IoU cost is mmdet's; Megvii 0.3.0 writes
-``-torch.log(pair_wise_ious + 1e-8)``. The two costs differ by at most
-``3 * 1e-7 / IoU`` relative on pairs of non-zero IoU and by ``3 * ln 10``
-(a constant over all pairs) where the IoU is 0, so the order of costs, and
-the assignment, only changes on near-ties.
+``EPS = 1e-7`` in the IoU cost is mmdet's (the parity tests compare with
+mmdet); Megvii 0.3.0 writes ``-torch.log(pair_wise_ious + 1e-8)``. With
+weight 3 the two IoU costs differ by about ``2.7e-7 / IoU`` where the IoU
+is positive and by ``3 ln 10 = 6.9`` where it is 0, so only a choice
+between a pair of IoU 0 and another pair within 6.9 of its cost (a GT
+whose k cheapest candidates include IoU-0 pairs) can differ from Megvii.
 
 Class cost without ``[B, P, G, C]``: the target of the class BCE is one-hot,
 so ``sum_c BCE(p_c, onehot_g) = -sum_c log(1 - p_c) + log(1 - p_g) -
@@ -317,7 +318,8 @@ def matching_cost(cls_cost: Tensor, ious: Tensor, in_both: Tensor,
         gt_valid (Tensor): ``[B, G]`` bool, False for padding.
         iou_weight, cls_weight (float): Weights (paper: 3 and 1).
     """
-    # one new [B, P, G] tensor, the terms added to it in place
+    # one new [B, P, G] tensor, the terms added to it in place (IEEE
+    # addition commutes: the same sums as cls + iou + penalty, bit for bit)
     cost = torch.add(ious, EPS).log_().mul_(-iou_weight)
     cost += cls_cost if cls_weight == 1.0 else cls_weight * cls_cost
     cost.add_(~in_both, alpha=INF)
