@@ -57,10 +57,12 @@ class SimOTAAssigner(BaseAssigner):
         max_pairs (int): The ``[B, P, G]`` tensors are built for at most
             this many (prior, GT) pairs at a time: several images, or, when
             one image has more pairs, blocks of at least one of its GTs.
-            About 25 bytes a pair at the peak. Defaults to 2**22 (4M pairs,
-            16 MiB per float32 tensor: small enough for glibc to recycle
-            the buffers instead of ``mmap``-ing and page-faulting them
-            again; 8 x 8400 priors x 50 GTs fit in one chunk).
+            About 25 bytes a pair at the peak. Defaults to 2**20 (1M pairs,
+            4 MiB per float32 tensor: two images of 8400 priors x 50 GTs a
+            chunk). Measured on CPU (1 thread, B=8 at 640, C=80, shared
+            machine), against 2**22: 0.66x the time at G=50, 0.93x at
+            G=150, 0.86x at G=200, 0.80x at G=1000 (fewer page faults and
+            cache misses; the assignment does not depend on it).
         iou_calculator (dict, optional): Accepted for compatibility with
             mmdet configs; only ``BboxOverlaps2D`` (the default) is
             supported.
@@ -75,7 +77,7 @@ class SimOTAAssigner(BaseAssigner):
                  candidate_topk: int = 10,
                  iou_weight: float = 3.0,
                  cls_weight: float = 1.0,
-                 max_pairs: int = 2**22,
+                 max_pairs: int = 2**20,
                  iou_calculator: Optional[dict] = None) -> None:
         if center_radius <= 0 or candidate_topk <= 0 or max_pairs <= 0:
             raise ValueError(
