@@ -57,12 +57,13 @@ class SimOTAAssigner(BaseAssigner):
         max_pairs (int): The ``[B, P, G]`` tensors are built for at most
             this many (prior, GT) pairs at a time: several images, or, when
             one image has more pairs, blocks of at least one of its GTs.
-            About 25 bytes a pair at the peak. Defaults to 2**20 (1M pairs,
-            4 MiB per float32 tensor: two images of 8400 priors x 50 GTs a
-            chunk). Measured on CPU (1 thread, B=8 at 640, C=80, shared
-            machine), against 2**22: 0.66x the time at G=50, 0.93x at
-            G=150, 0.86x at G=200, 0.80x at G=1000 (fewer page faults and
-            cache misses; the assignment does not depend on it).
+            About 25 bytes a pair at the peak. Defaults to ``5 * 2**18``
+            (1.3M pairs, 5 MiB per float32 tensor: one image of 8400 priors
+            x 150 GTs, or three of 50 GTs, a chunk). Measured on CPU (1
+            thread, B=8 at 640, C=80, shared machine; the assignment does
+            not depend on it), the time against 2**22: 0.6x at G=50, 0.73x
+            at G=150, 0.94x at G=200, 0.82x at G=1000; 2**21 was slower at
+            G=50 and 2**20 at G=150 (blocks of GTs inside the image).
         iou_calculator (dict, optional): Accepted for compatibility with
             mmdet configs; only ``BboxOverlaps2D`` (the default) is
             supported.
@@ -77,7 +78,7 @@ class SimOTAAssigner(BaseAssigner):
                  candidate_topk: int = 10,
                  iou_weight: float = 3.0,
                  cls_weight: float = 1.0,
-                 max_pairs: int = 2**20,
+                 max_pairs: int = 5 * 2**18,
                  iou_calculator: Optional[dict] = None) -> None:
         if center_radius <= 0 or candidate_topk <= 0 or max_pairs <= 0:
             raise ValueError(
