@@ -209,17 +209,15 @@ class SimOTAAssigner(BaseAssigner):
         """Step 1: ``candidate [B, P]`` over all GTs, and the ``in_both``
         mask of each block of GTs (computed in a second pass when there are
         several blocks, so that only one block's mask is alive)."""
+        def masks(block: slice) -> Tuple[Tensor, Tensor]:
+            return candidate_masks(priors, gt_bboxes[:, block],
+                                   gt_valid[:, block], self.center_radius)
+
         if len(blocks) == 1:
-            candidate, in_both = candidate_masks(priors, gt_bboxes, gt_valid,
-                                                 self.center_radius)
+            candidate, in_both = masks(blocks[0])
             return candidate, [in_both]
-        candidate = reduce(or_, (candidate_masks(
-            priors, gt_bboxes[:, b], gt_valid[:, b], self.center_radius)[0]
-                                 for b in blocks))
-        return candidate, (candidate_masks(priors, gt_bboxes[:, b],
-                                           gt_valid[:, b],
-                                           self.center_radius)[1]
-                           for b in blocks)
+        candidate = reduce(or_, (masks(block)[0] for block in blocks))
+        return candidate, (masks(block)[1] for block in blocks)
 
     def _select_block(self, pred_bboxes: Tensor, probs: ClassProbs,
                       prior_sum: Tensor, candidate: Tensor, in_both: Tensor,
