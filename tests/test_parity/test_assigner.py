@@ -228,7 +228,7 @@ def ours_costs(case: Case) -> tuple:
     """Our fp32 SimOTA cost ``[P, G]`` (``class_cost + 3 * -log(IoU + 1e-7)
     + 1e5 * ~in_both``, by our functions, as in ``_assign_chunk``) and the
     candidate mask ``[P]``."""
-    from yolox_mm.models.task_modules.assigners.sim_ota_assigner import (
+    from yolox_mm.models.task_modules.assigners.sim_ota import (
         EPS, INF, candidate_masks, class_cost, pairwise_iou)
     gt_valid = torch.ones((1, len(case.gt_bboxes)), dtype=torch.bool)
     candidate, in_both = candidate_masks(case.priors, case.gt_bboxes[None],

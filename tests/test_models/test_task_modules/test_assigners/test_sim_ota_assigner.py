@@ -1,4 +1,5 @@
-"""SimOTA on cases small enough to work out on paper."""
+"""SimOTA on cases small enough to work out on paper: the step functions of
+``sim_ota`` one by one, then ``SimOTAAssigner``, which composes them."""
 import math
 
 import pytest
@@ -6,13 +7,32 @@ import torch
 import torch.nn.functional as F
 from mmengine.structures import InstanceData
 
-from yolox_mm.models.task_modules.assigners import (SimOTAAssigner,
+from yolox_mm.models.task_modules.assigners import (Cheapest, ClassProbs,
+                                                     Selection,
+                                                     SimOTAAssigner,
                                                      candidate_masks,
-                                                     class_cost,
-                                                     dynamic_k_matching,
-                                                     pairwise_iou)
+                                                     cheapest_gt, class_cost,
+                                                     dynamic_k,
+                                                     matching_cost,
+                                                     pairwise_iou,
+                                                     prior_class_sum,
+                                                     resolve_conflicts,
+                                                     select_dynamic_k)
+from yolox_mm.models.task_modules.assigners.sim_ota import EPS, INF
 
-INF_COST = 1e9  # stands for "not a candidate" in the hand-written tables
+
+def dynamic_k_matching(cost, ious, candidate, gt_valid, candidate_topk=10):
+    """Steps 3 and 4 on a literal cost table, composed as the assigner does
+    (``_select_block``): the table goes through :func:`matching_cost` with
+    ``iou_weight=0`` and every pair "in both", so that only its ``+inf``
+    for non-candidate priors and padded GTs acts (the table's numbers are
+    kept exactly: ``cost + 0 * -log(IoU + EPS) + 0``)."""
+    cost = matching_cost(cost, ious, torch.ones_like(cost, dtype=torch.bool),
+                         candidate, gt_valid, iou_weight=0.0)
+    ious = ious.masked_fill(~candidate[:, :, None], 0)  # as pairwise_iou
+    return resolve_conflicts(
+        select_dynamic_k(cost, ious, candidate_topk),
+        cheapest_gt(cost, ious))
 
 
 def test_dynamic_k_matching_hand_case():
@@ -249,23 +269,21 @@ def test_gt_blocks_equal_whole_image(max_pairs):
     for a, b in zip(whole, chunked):
         assert torch.equal(a, b)
     # the case has priors selected by several GTs (step 4 is exercised)
-    from yolox_mm.models.task_modules.assigners.sim_ota_assigner import (
-        EPS, INF, _select, _Selection)
     candidate, in_both = candidate_masks(priors, gts, valid, 2.5)
-    ious = pairwise_iou(pred, gts)
+    ious = pairwise_iou(pred, gts, candidate=candidate)
     scores = (cls.sigmoid() * obj.sigmoid()[..., None]).sqrt()
-    cost = class_cost(scores, labels) - 3 * torch.log(ious + EPS) + \
-        (~in_both) * INF
-    state = _Selection.empty(*cost.shape[:2], cost.device)
-    _select(cost, ious, candidate, valid, 10, state)
-    assert state.count.max() > 1
+    cost = matching_cost(class_cost(scores, labels), ious, in_both, candidate,
+                         valid)
+    selection = select_dynamic_k(cost, ious)
+    taken = selection.priors[selection.taken]  # priors of image 0, 1, 2
+    img = torch.arange(3)[:, None, None].expand_as(selection.priors)[
+        selection.taken]
+    claims = torch.zeros(3, len(priors), dtype=torch.long).index_put_(
+        (img, taken), torch.tensor(1), accumulate=True)
+    assert claims.max() > 1
 
 
 def test_prior_class_sum_candidates_only_and_blocks():
-    from yolox_mm.models.task_modules.assigners import (ClassProbs,
-                                                         prior_class_sum)
-    from yolox_mm.models.task_modules.assigners import \
-        sim_ota_assigner as module
     torch.manual_seed(3)
     scores = torch.rand(2, 50, 7)
     candidate = torch.rand(2, 50) < 0.5
@@ -275,16 +293,11 @@ def test_prior_class_sum_candidates_only_and_blocks():
     sparse = prior_class_sum(ClassProbs(scores), candidate)
     assert torch.equal(sparse[candidate], dense[candidate])
     assert (sparse[~candidate] == 0).all()
-    old_block = module.ROW_BLOCK
-    try:  # blocks of 2 rows give the same values
-        module.ROW_BLOCK = 14
-        assert torch.equal(prior_class_sum(ClassProbs(scores)), dense)
-    finally:
-        module.ROW_BLOCK = old_block
+    # blocks of 2 rows give the same values
+    assert torch.equal(prior_class_sum(ClassProbs(scores), block=14), dense)
 
 
 def test_class_probs_needs_one_source():
-    from yolox_mm.models.task_modules.assigners import ClassProbs
     with pytest.raises(ValueError):
         ClassProbs()
     with pytest.raises(ValueError):
@@ -292,3 +305,104 @@ def test_class_probs_needs_one_source():
                    obj_logits=torch.rand(1, 2))
     with pytest.raises(ValueError):
         ClassProbs(cls_logits=torch.rand(1, 2, 3))
+
+
+def test_matching_cost_hand_values():
+    # 1 image, 3 priors x 2 GTs (GT1 padded); prior 2 is not a candidate.
+    cls_cost = torch.tensor([[[1.0, 7.0], [2.0, 7.0], [0.5, 7.0]]])
+    ious = torch.tensor([[[0.5, 0.9], [1.0, 0.9], [0.25, 0.9]]])
+    in_both = torch.tensor([[[True, True], [False, True], [True, True]]])
+    candidate = torch.tensor([[True, True, False]])
+    gt_valid = torch.tensor([[True, False]])
+    cost = matching_cost(cls_cost, ious, in_both, candidate, gt_valid)
+    # p0: 1 + 3 * -ln(0.5)  = 1 + 2.0794 = 3.0794 (in both)
+    # p1: 2 + 3 * -ln(1)    = 2 + 0      + 1e5 (not in both)
+    # p2: not a candidate -> +inf; GT1 is padding -> +inf everywhere
+    expected = torch.tensor([[[1 - 3 * math.log(0.5 + EPS), math.inf],
+                              [2 - 3 * math.log(1 + EPS) + INF, math.inf],
+                              [math.inf, math.inf]]])
+    torch.testing.assert_close(cost, expected)
+    # the weights: 2 * cls + 0.5 * -ln(IoU)
+    cost = matching_cost(cls_cost, ious, in_both, candidate, gt_valid,
+                         iou_weight=0.5, cls_weight=2.0)
+    torch.testing.assert_close(cost[0, 0, 0],
+                               torch.tensor(2 - 0.5 * math.log(0.5 + EPS)))
+    # the inputs are not modified
+    assert cls_cost[0, 2, 0] == 0.5 and ious[0, 2, 1] == 0.9
+
+
+def test_class_cost_with_a_given_prior_sum():
+    # p = 0.5 for both classes of 2 priors: every BCE term is ln 2, so the
+    # cost of any label is 2 ln 2 = -ln(0.5) - ln(0.5); with a given
+    # per-prior sum S, the cost is S + ln(1 - p_g) - ln(p_g) = S.
+    probs = torch.full((1, 2, 2), 0.5)
+    labels = torch.tensor([[0, 1, 1]])
+    torch.testing.assert_close(class_cost(probs, labels),
+                               torch.full((1, 2, 3), 2 * math.log(2)))
+    given = torch.tensor([[10.0, 20.0]])
+    torch.testing.assert_close(
+        class_cost(ClassProbs(probs), labels, given),
+        torch.tensor([[[10.0] * 3, [20.0] * 3]]))
+
+
+def test_dynamic_k_hand_values():
+    # 4 priors x 3 GTs
+    ious = torch.tensor([[[0.6, 0.1, 0.0],
+                          [0.7, 0.2, 0.0],
+                          [0.8, 0.3, 0.0],
+                          [0.4, 0.3, 0.9]]])
+    # K = 10 > P: all priors. GT0: 0.6 + 0.7 + 0.8 + 0.4 = 2.5 -> 2;
+    # GT1: 0.9 -> max(1, 0) = 1; GT2: 0.9 -> 1
+    assert dynamic_k(ious).tolist() == [[2, 1, 1]]
+    # K = 2: GT0: 0.8 + 0.7 = 1.5 -> 1
+    assert dynamic_k(ious, 2).tolist() == [[1, 1, 1]]
+
+
+def test_pairwise_iou_of_candidates_only():
+    # prior 1 is not a candidate: its IoU counts as 0 (for the dynamic k)
+    pred = torch.tensor([[[0., 0., 10., 10.], [0., 0., 10., 10.]]])
+    gt = torch.tensor([[[0., 0., 10., 5.]]])
+    ious = pairwise_iou(pred, gt, candidate=torch.tensor([[True, False]]))
+    torch.testing.assert_close(ious, torch.tensor([[[0.5], [0.0]]]))
+
+
+def test_select_dynamic_k_takes_the_k_cheapest_finite():
+    inf = math.inf
+    cost = torch.tensor([[[3.0, inf], [1.0, inf], [2.0, inf]]])
+    ious = torch.tensor([[[0.9, 0.5], [0.8, 0.5], [0.7, 0.5]]])
+    # GT0: k = floor(2.4) = 2 -> p1 (1.0), p2 (2.0); GT1: all costs +inf
+    # (padded or without candidate) -> nothing although k = 1
+    sel = select_dynamic_k(cost, ious)
+    assert sel.priors[0, :, 0].tolist() == [1, 2, 0]
+    assert sel.taken[0].tolist() == [[True, False], [True, False],
+                                     [False, False]]
+    torch.testing.assert_close(sel.ious[0, :2, 0], torch.tensor([0.8, 0.7]))
+
+
+def test_resolve_conflicts_and_cheapest_over_blocks():
+    # 1 image, 4 priors, GTs 0-2. Selections (K = 2 slots per GT):
+    # GT0 takes p0, p1; GT1 takes p1; GT2 takes p1, p3.
+    selection = Selection(
+        priors=torch.tensor([[[0, 1, 1], [1, 0, 3]]]),
+        taken=torch.tensor([[[True, True, True], [True, False, True]]]),
+        ious=torch.tensor([[[0.5, 0.6, 0.7], [0.4, 0.0, 0.8]]]))
+    # the cheapest GT of each prior, from two blocks of GTs: {0, 1}, {2}.
+    # p1: block {0, 1} costs 2.0 (GT1), block {2} costs 2.0 too: a tie
+    # keeps the first index, GT1.
+    first = cheapest_gt(torch.tensor([[[1.0, 9.0], [3.0, 2.0], [5.0, 6.0],
+                                       [9.0, 9.0]]]),
+                        torch.tensor([[[0.5, 0.1], [0.4, 0.6], [0.0, 0.0],
+                                       [0.0, 0.0]]]))
+    second = cheapest_gt(torch.tensor([[[8.0], [2.0], [1.0], [0.5]]]),
+                         torch.tensor([[[0.0], [0.7], [0.2], [0.8]]]),
+                         gt_offset=2)
+    cheapest = first.merge(second)
+    assert isinstance(cheapest, Cheapest)
+    assert cheapest.gt.tolist() == [[0, 1, 2, 2]]
+    result = resolve_conflicts(selection, cheapest)
+    # p0: GT0 only; p1: claimed 3 times -> its cheapest, GT1 (IoU 0.6);
+    # p2: nobody; p3: GT2 only (IoU 0.8)
+    assert result.fg_mask.tolist() == [[True, True, False, True]]
+    assert result.gt_inds.tolist() == [[0, 1, 0, 2]]
+    torch.testing.assert_close(result.ious,
+                               torch.tensor([[0.5, 0.6, 0.0, 0.8]]))
