@@ -1,5 +1,6 @@
 """SimOTA assignment parity: ``yolox_mm``'s ``SimOTAAssigner`` against
-**mmdet 3.3.0**'s ``SimOTAAssigner`` (SimOTA V1 of ``REFERENCE.md`` §A5:
+**mmdet 3.3.0**'s ``SimOTAAssigner`` (SimOTA V1, Megvii 0.3.0
+``yolo_head.py`` ``get_assignments`` and mmdet ``sim_ota_assigner.py``:
 in box or within 2.5 strides, cost ``cls + 3 * -log(IoU + 1e-7) + 1e5 *
 ~(in box & in centre)``, top-10 dynamic k). Megvii's yolox-datamint 0.3.1
 implements the same V1 rule (``megvii.py``); its assignment is exercised

@@ -78,7 +78,7 @@ def mmdet_assign_bytes(inp: AssignInputs, center_radius: float = 2.5
                        ) -> int:
     """mmdet's transient ``3 x [n_cand, G, C]`` float32 of the most crowded
     image (n_cand from the candidate rule, computed here)."""
-    from yolox_mm.models.task_modules.assigners.sim_ota_assigner import \
+    from yolox_mm.models.task_modules.assigners.sim_ota import \
         candidate_masks
     num_classes = inp.cls_logits.shape[2]
     worst = 0

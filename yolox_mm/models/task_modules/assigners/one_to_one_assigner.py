@@ -28,9 +28,8 @@ import torch
 from torch import Tensor
 
 from yolox_mm.registry import TASK_UTILS
-from .sim_ota_assigner import (EPS, INF, BatchAssignResult, ClassProbs,
-                               candidate_masks, label_class_cost,
-                               pairwise_iou, prior_class_sum)
+from .sim_ota import (BatchAssignResult, ClassProbs, candidate_masks,
+                      class_cost, matching_cost, pairwise_iou)
 
 
 def simota_cost(priors: Tensor, pred_bboxes: Tensor, probs: ClassProbs,
@@ -57,13 +56,9 @@ def simota_cost(priors: Tensor, pred_bboxes: Tensor, probs: ClassProbs,
     """
     candidate, in_both = candidate_masks(priors, gt_bboxes, gt_valid,
                                          center_radius)
-    cost = label_class_cost(probs, gt_labels)
-    cost.add_(prior_class_sum(probs)[:, :, None]).mul_(cls_weight)
     ious = pairwise_iou(pred_bboxes, gt_bboxes)
-    cost.add_(torch.add(ious, EPS).log_().mul_(-iou_weight))
-    cost.add_((~in_both).float() * INF)
-    cost.masked_fill_(~candidate[:, :, None], float('inf'))
-    cost.masked_fill_(~gt_valid[:, None, :], float('inf'))
+    cost = matching_cost(class_cost(probs, gt_labels), ious, in_both,
+                         candidate, gt_valid, iou_weight, cls_weight)
     return cost, ious
 
 

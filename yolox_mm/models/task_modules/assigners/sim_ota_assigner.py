@@ -30,16 +30,12 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from yolox_mm.registry import TASK_UTILS
-from .sim_ota import (EPS, INF, BatchAssignResult, Cheapest, ClassProbs,
+from .sim_ota import (INF, BatchAssignResult, Cheapest, ClassProbs,
                       Selection, candidate_masks, cheapest_gt, class_cost,
-                      label_class_cost, matching_cost, pairwise_iou,
-                      prior_class_sum, resolve_conflicts, select_dynamic_k)
+                      matching_cost, pairwise_iou, prior_class_sum,
+                      resolve_conflicts, select_dynamic_k)
 
-# EPS and label_class_cost: imported from here by one_to_one_assigner
-__all__ = [
-    'SimOTAAssigner', 'BatchAssignResult', 'ClassProbs', 'EPS', 'INF',
-    'candidate_masks', 'label_class_cost', 'pairwise_iou', 'prior_class_sum'
-]
+__all__ = ['SimOTAAssigner']
 
 
 @TASK_UTILS.register_module()
