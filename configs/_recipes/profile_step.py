@@ -15,6 +15,7 @@ all); fractions are what to read on a shared machine.
 """
 import argparse
 import collections
+import random
 import statistics
 import time
 
@@ -77,6 +78,9 @@ def step(v):
     t0 = CLOCK()
     data = next_batch(v)
     t1 = CLOCK()
+    # BatchSyncRandomResize draws from python's random: the same sizes for
+    # every variant at a given iteration
+    random.seed(len(v['times']))
     data = model.data_preprocessor(data, True)
     if v['cl']:
         data['inputs'] = data['inputs'].contiguous(
