@@ -14,9 +14,9 @@ from yolox_mm.registry import HOOKS
 
 def small_model():
     torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.SiLU(),
-        nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Conv2d(8, 4, 1))
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8),
+                         nn.SiLU(), nn.Conv2d(8, 8, 3, padding=1, groups=8),
+                         nn.Conv2d(8, 4, 1))
 
 
 def test_registered_and_runs_before_ema_hook():
@@ -40,8 +40,7 @@ def test_before_run_converts_in_place_and_keeps_values():
     assert all(a is b for a, b in zip(params_before, model.parameters()))
     assert optimizer.param_groups[0]['params'][0] is params_before[0]
     x = torch.randn(2, 3, 16, 16)
-    torch.testing.assert_close(model(x), reference(x), rtol=1e-5,
-                               atol=1e-5)
+    torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
     # the EMA copy built afterwards (EMAHook.before_run) is NHWC as well
     ema = ExpMomentumEMA(model, momentum=0.0002)
     assert ema.module[0].weight.is_contiguous(
