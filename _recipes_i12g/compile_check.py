@@ -4,7 +4,7 @@ compiled and a plain copy (scratch script for issue 12 item 3; not to be
 merged as is).
 
 Usage: PYTHONPATH=$PWD OMP_NUM_THREADS=1 python \
-    configs/_recipes/compile_check.py [--iters 12]
+    _recipes_i12g/compile_check.py [--iters 12]
 """
 import argparse
 import time

@@ -2,7 +2,7 @@
 a scratch script, not a tool: not to be merged as is).
 
 Usage (worktree root):
-  PYTHONPATH=$PWD OMP_NUM_THREADS=1 python configs/_recipes/profile_step.py \
+  PYTHONPATH=$PWD OMP_NUM_THREADS=1 python _recipes_i12g/profile_step.py \
       [CONFIG] [--iters 30] [--variants default,channels_last]
 
 Per iteration, the phases of mmengine's train loop done by hand (data wait,

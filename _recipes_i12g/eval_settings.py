@@ -4,7 +4,7 @@ test loop and CocoMetric as tools/test.py (scratch script for issue 12
 item 3; not to be merged as is).
 
 Usage: PYTHONPATH=$PWD OMP_NUM_THREADS=1 python \
-    configs/_recipes/eval_settings.py CKPT [CKPT ...] --scales 416 512
+    _recipes_i12g/eval_settings.py CKPT [CKPT ...] --scales 416 512
 """
 import argparse
 

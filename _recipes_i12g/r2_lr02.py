@@ -3,7 +3,7 @@
 # tiles: mAP@0.5 0.39-0.44 on train at epoch 200) and NHWC training
 # (ChannelsLastHook, 1.19x an iteration at 1 thread); evaluations every
 # 25 epochs (they do not change training: DeterministicResumeHook).
-_base_ = '../yolox_nano_1xb4-200e_deepforest.py'
+_base_ = '../configs/yolox_nano_1xb4-200e_deepforest.py'
 
 max_epochs = 200
 num_last_epochs = 50

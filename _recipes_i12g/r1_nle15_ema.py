@@ -1,17 +1,17 @@
-# Recipe candidate r3 (issue 12 item 3 search; not to be merged as is):
-# r2 with a 15-epoch no-augmentation phase (Megvii 15/300): the tree
-# config with lr 0.02 (the model under-fits its own training
-# tiles: mAP@0.5 0.39-0.44 on train at epoch 200) and NHWC training
-# (ChannelsLastHook, 1.19x an iteration at 1 thread); evaluations every
-# 25 epochs (they do not change training: DeterministicResumeHook).
-_base_ = '../yolox_nano_1xb4-200e_deepforest.py'
+# Recipe candidate r1 (issue 12 item 3 search; not to be merged as is):
+# the tree config with a 15-epoch no-augmentation phase (Megvii's 15/300)
+# and an EMA that really averages (window ~1/momentum = 100 iterations,
+# ~11 epochs, instead of ~2 iterations at the end of 1800 with gamma 2000).
+_base_ = '../configs/yolox_nano_1xb4-200e_deepforest.py'
 
 max_epochs = 200
 num_last_epochs = 15
 warmup_epochs = 3
-base_lr = 0.02
+base_lr = 0.01
+ema_momentum = 0.01
+ema_gamma = 100
 
-train_cfg = dict(val_interval=25)
+train_cfg = dict(max_epochs=max_epochs, val_interval=25)
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = [
     dict(type='QuadraticWarmupLR', by_epoch=True, begin=0,
@@ -25,11 +25,11 @@ param_scheduler = [
          begin=max_epochs - num_last_epochs, end=max_epochs)
 ]
 custom_hooks = [
-    dict(type='ChannelsLastHook'),
     dict(type='YOLOXModeSwitchHook', num_last_epochs=num_last_epochs,
          priority=48),
     dict(type='SyncNormHook', priority=48),
-    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002,
-         update_buffers=True, priority=49),
+    dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=ema_momentum,
+         gamma=ema_gamma, update_buffers=True, priority=49),
     dict(type='DeterministicResumeHook')
 ]
+default_hooks = dict(checkpoint=dict(interval=25))
