@@ -1,3 +1,7 @@
+# torch.compile check of the tree model body (backbone + neck + head) at a
+# fixed 416 input, forward + backward, compiled vs plain (scratch script for
+# issue 12 item 3; not to be merged as is).
+# Usage: PYTHONPATH=$PWD OMP_NUM_THREADS=1 python _recipes_i12g/compile_body_check.py
 import time, torch
 from yolox_mm.utils.launch import read_config
 from mmengine.registry import init_default_scope
