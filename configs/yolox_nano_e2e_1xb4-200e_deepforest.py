@@ -5,7 +5,7 @@
 # The same config evaluates other checkpoints for comparison:
 #   a base YOLOX checkpoint without NMS:
 #     --cfg-options model.test_cfg.use_pss=False
-#   with NMS (IoU 0.65, the base config's): model.test_cfg.nms_free=False
+#   with NMS (IoU 0.5, the base config's): model.test_cfg.nms_free=False
 _base_ = './yolox_nano_1xb4-200e_deepforest.py'
 
 model = dict(

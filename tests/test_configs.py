@@ -252,8 +252,8 @@ def test_a_knob_set_alone_in_a_child_is_caught(tmp_path):
                                        'img_scale = (320, 256)\n'))
     found = knob_disagreements(cfg)
     assert 'train_cfg_max_epochs = 200, knobs say 20' in found
-    assert 'boundaries = [0, 3, 3, 150, 150, 200], knobs say ' \
-           '[0, 3, 3, -30, -30, 20]' in found
+    assert 'boundaries = [0, 3, 3, 185, 185, 200], knobs say ' \
+           '[0, 3, 3, 5, 5, 20]' in found
     assert ('train_dataloader.dataset.pipeline Mosaic.img_scale = '
             '(416, 416), img_scale = (320, 256)') in found
 
@@ -378,13 +378,14 @@ def test_scale_augmentation(scale, canvas, mixup, affine, mosaic_prob, sizes):
 
 def test_tree_recipe():
     """The recipe `make trees` was recorded with (README): 200 epochs, the
-    last 50 without Mosaic, 3 warm-up epochs, lr 0.01 at batch 4, 416
+    last 15 without Mosaic, 3 warm-up epochs, lr 0.02 at batch 4, 416
     canvas, Mosaic on every image, scale 0.75-1.25, multi-scale 352-480,
-    evaluation and checkpoint every 50 epochs, seed 0."""
+    evaluation and checkpoint every 50 epochs, NMS at IoU 0.5, NHWC
+    weights, seed 0."""
     cfg = read_config(TREE)
     assert (cfg.max_epochs, cfg.num_last_epochs, cfg.warmup_epochs,
             cfg.base_lr, cfg.batch_size, cfg.img_scale, cfg.val_interval) \
-        == (200, 50, 3, 0.01, 4, (416, 416), 50)
+        == (200, 15, 3, 0.02, 4, (416, 416), 50)
     assert knob_disagreements(cfg) == []
     train = cfg.train_dataloader.dataset.pipeline
     assert _types(train) == [
@@ -396,12 +397,12 @@ def test_tree_recipe():
         == (352, 480)
     assert cfg.train_cfg.dynamic_intervals is None
     assert cfg.model.bbox_head.num_classes == 1
-    assert (cfg.model.test_cfg.score_thr, cfg.model.test_cfg.max_per_img) \
-        == (0.001, 300)
+    assert (cfg.model.test_cfg.score_thr, cfg.model.test_cfg.max_per_img,
+            cfg.model.test_cfg.nms.iou_threshold) == (0.001, 300, 0.5)
     assert cfg.randomness.seed == 0
     assert _types(cfg.custom_hooks) == [
         'YOLOXModeSwitchHook', 'SyncNormHook', 'EMAHook',
-        'DeterministicResumeHook']
+        'DeterministicResumeHook', 'ChannelsLastHook']
 
 
 def test_pss_recipe():
@@ -443,7 +444,7 @@ def test_cfg_options(name):
 
 @pytest.mark.parametrize('name,last', [('yolox_s_8xb8-300e_coco.py', 15),
                                        ('yolox_nano_1xb4-200e_deepforest.py',
-                                        50)])
+                                        15)])
 def test_runner_builds(name, last, tmp_path):
     """What ``tools/train.py CONFIG`` builds before it reads data: the
     Runner with the model and the hooks."""
@@ -460,7 +461,7 @@ def test_runner_builds(name, last, tmp_path):
 
 def test_another_project_changes_a_knob_through_the_scope(tmp_path):
     """configs/README.md's example: a child of ``yolox_mm::`` tree config
-    re-derives the schedule for 100 epochs (last 50, warm-up 3 kept)."""
+    re-derives the schedule for 100 epochs (last 15, warm-up 3 kept)."""
     child = tmp_path / 'my_yolox.py'
     child.write_text(
         "_base_ = 'yolox_mm::yolox_nano_1xb4-200e_deepforest.py'\n"
@@ -475,7 +476,7 @@ def test_another_project_changes_a_knob_through_the_scope(tmp_path):
     cfg = read_config(str(child))
     assert knob_disagreements(cfg) == []
     assert [(s.begin, s.end) for s in cfg.param_scheduler] == [
-        (0, 3), (3, 50), (50, 100)]
+        (0, 3), (3, 85), (85, 100)]
     assert cfg.model.get('_scope_') == 'yolox_mm'
 
 

@@ -56,6 +56,9 @@ DROP_TYPES = {
     'CheckFiniteLossHook':
     'yolox_mm only: stops training at the first NaN/inf loss; no effect on '
     'a run whose losses stay finite',
+    'ChannelsLastHook':
+    'yolox_mm only: trains with NHWC weights (speed); the same model, '
+    'results differ from NCHW by float rounding only',
 }
 # Arguments that mmdet spells differently: (our type, our arg) -> mmdet arg.
 RENAME_ARGS = {
