@@ -30,7 +30,7 @@ model = dict(
     bbox_head=dict(num_classes=1),
     # trees are dense: keep up to 300 boxes an image, score threshold 0.001
     # as in COCO evaluation; NMS at IoU 0.5 (better than 0.65 on 7 of 7
-    # tree checkpoints, docs/benchmarks.md "The tree recipe")
+    # tree checkpoints, docs/tree_recipe.md)
     test_cfg=dict(
         score_thr=0.001, max_per_img=300,
         nms=dict(type='nms', iou_threshold=0.5)))
@@ -75,10 +75,8 @@ train_cfg = dict(
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = yolox_lr_schedule(max_epochs, num_last_epochs, warmup_epochs,
                                     base_lr)
-# NHWC weights: 1.19x a training iteration here (ChannelsLastHook)
 custom_hooks = set_fields(_base_.custom_hooks, 'YOLOXModeSwitchHook',
-                          num_last_epochs=num_last_epochs) + [
-                              dict(type='ChannelsLastHook')]
+                          num_last_epochs=num_last_epochs)
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=val_interval, max_keep_ckpts=1, save_last=True))
