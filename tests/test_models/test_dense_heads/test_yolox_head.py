@@ -119,13 +119,8 @@ def test_loss_with_one_gt_matches_the_definition():
 
 def test_predict_decodes_a_known_prior():
     head = make_head()
-    cls = [torch.full((1, 2, n, n), -20.) for n in (8, 4, 2)]
-    reg = [torch.zeros(1, 4, n, n) for n in (8, 4, 2)]
-    obj = [torch.full((1, 1, n, n), -20.) for n in (8, 4, 2)]
     # level 0 (stride 8), grid x=2, y=3: class 1, t = (0.5, 0.25, ln 2, 0)
-    cls[0][0, 1, 3, 2] = 20.
-    obj[0][0, 0, 3, 2] = 20.
-    reg[0][0, :, 3, 2] = torch.tensor([0.5, 0.25, math.log(2), 0.])
+    cls, reg, obj = _known_prior_outputs()
     # centre ((2 + 0.5) * 8, (3 + 0.25) * 8) = (20, 26), size (16, 8)
     (result, ) = head.predict_by_feat(
         cls, reg, obj, [dict(img_shape=(64, 64), scale_factor=(2., 4.))],

@@ -30,7 +30,8 @@ from mmdet.structures.bbox import autocast_box_type
 
 from yolox_mm.registry import TRANSFORMS
 from .mixup import MixUp, blend_half
-from .mosaic import MOSAIC_PLACES, MOSAIC_SKIPPED, Mosaic, mosaic_placement
+from .mosaic import (MOSAIC_PLACES, MOSAIC_SKIPPED, Mosaic, checked_mix_results,
+                     mosaic_placement)
 from .random_affine import RandomAffine
 
 #: The transforms :func:`fuse_pipeline` replaces, in pipeline order.
@@ -352,14 +353,8 @@ class FusedMosaicAffineMixUp(BaseTransform):
         """``results``, the 3 other mosaic sources (loaded or unseen) and
         the partner, checked."""
         expected = unseen.count(None) + (self.mixup is not None)
-        mix_results = results.get('mix_results')
-        if mix_results is None or len(mix_results) != expected:
-            raise ValueError(
-                f'FusedMosaicAffineMixUp needs results["mix_results"] with '
-                f'{expected} dicts (from get_indexes through the dataset '
-                'wrapper), but received '
-                f'{None if mix_results is None else len(mix_results)}')
-        loaded = iter(mix_results)
+        loaded = iter(checked_mix_results(results, expected,
+                                          'FusedMosaicAffineMixUp'))
         sources = [results] + [next(loaded) if u is None else u
                                for u in unseen] + list(loaded)
         for i, src in enumerate(sources):
