@@ -215,12 +215,14 @@ def test_sections_d_and_e_agree_with_mmdet_and_megvii():
 
 def test_section_c_has_the_megvii_column():
     c = section_data(TINY_C, OPTS)
-    assert c.column('impl') == ['ours'] * 2 + ['ours + cache_images'] * 2
+    assert c.column('impl') == (['ours'] * 2 +
+                                ['ours, three-step (fuse=False)'] * 2 +
+                                ['ours + cache_images'] * 2)
     for name in ('ours samples/s', 'mmdet samples/s', 'Megvii samples/s'):
         assert _positive_ms(c.column(name)), name
     assert all(c.endswith('x') for c in c.column('speed-up vs Megvii'))
-    assert len(c.summary) == 8
-    assert sum('vs Megvii' in s.name for s in c.summary) == 4
+    assert len(c.summary) == 12
+    assert sum('vs Megvii' in s.name for s in c.summary) == 6
 
 
 def test_without_megvii_its_cells_are_dashes(monkeypatch):

@@ -1,4 +1,4 @@
-"""Fused training pipeline vs ours, mmdet's and Megvii's, side by side.
+"""Fused training pipeline vs the three-step one, mmdet's and Megvii's.
 
 Floor (decodes per sample x decode time + one resize), samples/s in one
 process and with a 2-worker DataLoader, and (``--stats N``) the
@@ -10,7 +10,7 @@ ours-vs-fused comparison over N samples from the same seeds
     .venv/bin/python tools/analysis_tools/fused_pipeline_benchmark.py \
         --data synthetic --scale 416 --stats 0
     .venv/bin/python tools/analysis_tools/fused_pipeline_benchmark.py \
-        --data trees --stats 1000 --pipelines ours fused
+        --data trees --stats 1000 --pipelines three_step fused
 """
 import argparse
 import os

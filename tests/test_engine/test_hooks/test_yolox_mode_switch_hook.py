@@ -14,7 +14,7 @@ from yolox_mm.datasets import YOLOXMixImageDataset
 from yolox_mm.engine.hooks import YOLOXModeSwitchHook
 from yolox_mm.registry import HOOKS
 
-SKIP = ('Mosaic', 'RandomAffine', 'MixUp')
+SKIP = ('Mosaic', 'RandomAffine', 'MixUp', 'FusedMosaicAffineMixUp')
 _LOGGER_IDS = itertools.count()
 
 

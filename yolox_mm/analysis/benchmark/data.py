@@ -2,11 +2,13 @@
 
 Mosaic -> RandomAffine -> MixUp -> HSV -> flip -> resize -> pad -> filter ->
 pack: the pipelines of our ``configs/_base_/datasets/coco_yolox.py``
-(``YOLOXMixImageDataset`` with our Mosaic/MixUp) and of mmdet's
-``yolox_s_8xb8-300e_coco.py`` (``MultiImageMixDataset`` with mmdet's
-Mosaic/MixUp); all other transforms are mmdet's in both. A second row
-runs ours with ``cache_images=True`` (decoded images kept in RAM), timed
-after one untimed pass over every index. The third column is Megvii's
+(``YOLOXMixImageDataset`` with its ``fuse=True``: the pipeline run as
+:func:`~yolox_mm.datasets.transforms.fuse_pipeline` makes it) and of
+mmdet's ``yolox_s_8xb8-300e_coco.py`` (``MultiImageMixDataset`` with
+mmdet's Mosaic/MixUp). A second row runs ours as the three transforms
+(``fuse=False``: our Mosaic, RandomAffine, MixUp, then mmdet's transforms
+as in mmdet's pipeline), a third with ``cache_images=True`` (decoded images
+kept in RAM), timed after one untimed pass over every index. The third column is Megvii's
 ``MosaicDetection`` + ``TrainTransform`` (yolox-datamint 0.3.1) over the
 same images through :class:`~yolox_mm.testing.megvii_data.
 MegviiCocoAdapter`, with our pipeline's settings
@@ -78,10 +80,11 @@ def scaled_pipeline(pipeline: list, scale: int) -> list:
 
 def build_train_dataset(which: str, data_root: str, ann_file: str,
                         img_prefix: str, scale: int,
-                        cache_images: bool = False):
+                        cache_images: bool = False,
+                        fuse: Optional[bool] = None):
     """Our ``YOLOXMixImageDataset`` + ``coco_yolox.py`` pipeline (with
-    ``cache_images`` if asked), or mmdet's ``MultiImageMixDataset`` +
-    ``yolox_s`` pipeline."""
+    ``cache_images`` if asked; ``fuse`` as in that config when None), or
+    mmdet's ``MultiImageMixDataset`` + ``yolox_s`` pipeline."""
     with open(osp.join(data_root, ann_file)) as f:
         categories = json.load(f)['categories']
     classes = tuple(c['name'] for c in sorted(categories,
@@ -95,18 +98,22 @@ def build_train_dataset(which: str, data_root: str, ann_file: str,
     if which == 'ours':
         import yolox_mm  # noqa: F401
         from yolox_mm.registry import DATASETS
-        pipeline = Config.fromfile(OUR_CONFIGS / '_base_' / 'datasets' /
-                                   'coco_yolox.py').train_pipeline
+        cfg = Config.fromfile(OUR_CONFIGS / '_base_' / 'datasets' /
+                              'coco_yolox.py')
+        pipeline = cfg.train_pipeline
         wrapper, scope = 'YOLOXMixImageDataset', 'yolox_mm'
+        extra = dict(fuse=cfg.train_dataloader.dataset.get('fuse', False)
+                     if fuse is None else fuse)
     else:
         from mmdet.registry import DATASETS
         pipeline = Config.fromfile(MMDET_CONFIGS /
                                    'yolox_s_8xb8-300e_coco.py').train_pipeline
-        wrapper, scope = 'MultiImageMixDataset', 'mmdet'
+        wrapper, scope, extra = 'MultiImageMixDataset', 'mmdet', {}
     pipeline = scaled_pipeline(pipeline, scale)
+    if cache_images:
+        extra['cache_images'] = True
     with DefaultScope.overwrite_default_scope(scope), \
             contextlib.redirect_stdout(io.StringIO()):  # pycocotools chatter
-        extra = dict(cache_images=True) if cache_images else {}
         dataset = DATASETS.build(dict(type=wrapper, dataset=inner,
                                       pipeline=pipeline, **extra))
     return dataset, [t['type'] for t in pipeline]
@@ -231,10 +238,15 @@ def _dataset_files(opts: Options, sizes: Sizes):
 
 def rate_rows(rates: Dict[str, Tuple[float, float]]
               ) -> Tuple[List[list], List[SummaryRow]]:
-    """Rows ours and ours + ``cache_images`` x the two modes; Megvii's
+    """Rows ours (the config's pipeline: fused), ours three-step and
+    ours + ``cache_images`` (those in ``rates``) x the two modes; Megvii's
     cells are ``'-'`` when it was not run (no ``'megvii'`` in ``rates``)."""
     rows, summary = [], []
-    for name, label in (('ours', 'ours'), ('cached', 'ours + cache_images')):
+    for name, label in (('ours', 'ours'), ('three_step',
+                                           'ours, three-step (fuse=False)'),
+                        ('cached', 'ours + cache_images')):
+        if name not in rates:
+            continue
         for i, mode in enumerate(('1 process', 'DataLoader, 2 workers')):
             r_ours, r_mm = rates[name][i], rates['mmdet'][i]
             r_mv = rates['megvii'][i] if 'megvii' in rates else None
@@ -254,8 +266,8 @@ def rate_rows(rates: Dict[str, Tuple[float, float]]
 def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
              img_prefix: str) -> Tuple[List[str], dict]:
     """Transform names of the pipeline, and :func:`pipeline_rates` of
-    ours, ours + ``cache_images``, mmdet's and (``opts.megvii``)
-    Megvii's."""
+    ours (the config's ``fuse``), ours three-step, ours +
+    ``cache_images``, mmdet's and (``opts.megvii``) Megvii's."""
     build = lambda which, **kw: build_train_dataset(  # noqa: E731
         which, data_root, ann_file, img_prefix, sizes.c_scale, **kw)
     ours, ours_types = build('ours')
@@ -264,8 +276,10 @@ def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
     if names != [type_name(t) for t in ref_types]:
         raise RuntimeError('the two pipelines differ: '
                            f'{ours_types} vs {ref_types}')
+    three_step, _ = build('ours', fuse=False)
     cached, _ = build('ours', cache_images=True)
-    datasets, collates = dict(ours=ours, cached=cached, mmdet=ref), {}
+    datasets, collates = dict(ours=ours, three_step=three_step,
+                              cached=cached, mmdet=ref), {}
     if use_megvii(opts):
         from torch.utils.data import default_collate
 

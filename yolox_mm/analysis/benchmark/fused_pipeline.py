@@ -1,12 +1,15 @@
-"""The fused training pipeline against ours, mmdet's and Megvii's.
+"""The fused training pipeline against the three-step one, mmdet's and
+Megvii's.
 
 Four pipelines on the same images, at the same canvas, with the same
 augmentation (Mosaic -> RandomAffine -> MixUp -> HSV -> flip -> resize ->
 pad -> filter -> pack of ``configs/_base_/datasets/coco_yolox.py``):
 
-- ``ours``: ``YOLOXMixImageDataset`` with our Mosaic, RandomAffine, MixUp;
-- ``fused``: the same with :class:`~yolox_mm.datasets.transforms.
-  FusedMosaicAffineMixUp` in place of the three
+- ``three_step``: ``YOLOXMixImageDataset(fuse=False)`` with our Mosaic,
+  RandomAffine, MixUp;
+- ``fused``: the same with ``fuse=True`` (the configs' setting):
+  :class:`~yolox_mm.datasets.transforms.FusedMosaicAffineMixUp` in place of
+  the three and the exact faster twins of HSV and flip
   (:func:`~yolox_mm.datasets.transforms.fuse_pipeline`);
 - ``mmdet``: ``MultiImageMixDataset`` + mmdet's ``yolox_s`` pipeline
   (:func:`.data.build_train_dataset`);
@@ -16,7 +19,7 @@ pad -> filter -> pack of ``configs/_base_/datasets/coco_yolox.py``):
 
 :func:`floor` measures what a sample cannot avoid: its decodes (counted per
 pipeline by :func:`decodes_per_sample`) and one resize. :func:`compare_paths`
-checks ``ours`` against ``fused`` sample by sample from the same seeds
+checks ``three_step`` against ``fused`` sample by sample from the same seeds
 (pixels, boxes, box statistics).
 """
 import dataclasses
@@ -31,7 +34,6 @@ from typing import Dict, List, Tuple
 import cv2
 import mmcv
 import numpy as np
-from mmengine import DefaultScope
 from mmengine.config import Config
 
 from yolox_mm.testing.megvii_data import build_megvii_pipeline
@@ -39,7 +41,7 @@ from yolox_mm.testing.reference import OUR_CONFIGS
 from .data import build_train_dataset, pipeline_rates, scaled_pipeline
 from .sizes import FULL
 
-PIPELINES = ('ours', 'fused', 'mmdet', 'megvii')
+PIPELINES = ('three_step', 'fused', 'mmdet', 'megvii')
 
 
 class _CountingDataset:
@@ -73,25 +75,16 @@ def _coco_yolox_pipeline(scale: int) -> List[dict]:
         scale)
 
 
-def build_fused_dataset(ours, scale: int):
-    """``YOLOXMixImageDataset`` over ``ours.dataset`` with the fused
-    ``coco_yolox.py`` pipeline at ``scale``."""
-    from yolox_mm.datasets import YOLOXMixImageDataset
-    from yolox_mm.datasets.transforms import fuse_pipeline
-    with DefaultScope.overwrite_default_scope('yolox_mm'):
-        return YOLOXMixImageDataset(ours.dataset,
-                                    fuse_pipeline(_coco_yolox_pipeline(scale)))
-
-
 def build_all(data_root: str, ann_file: str, img_prefix: str,
               scale: int) -> Dict[str, object]:
     """The four datasets of :data:`PIPELINES`."""
-    ours, _ = build_train_dataset('ours', data_root, ann_file, img_prefix,
-                                  scale)
+    three, _ = build_train_dataset('ours', data_root, ann_file, img_prefix,
+                                   scale, fuse=False)
+    fused, _ = build_train_dataset('ours', data_root, ann_file, img_prefix,
+                                   scale, fuse=True)
     mmdet, _ = build_train_dataset('mmdet', data_root, ann_file, img_prefix,
                                    scale)
-    return dict(ours=ours, fused=build_fused_dataset(ours, scale),
-                mmdet=mmdet,
+    return dict(three_step=three, fused=fused, mmdet=mmdet,
                 megvii=build_megvii_pipeline(data_root, ann_file, img_prefix,
                                              scale, _coco_yolox_pipeline(scale)))
 
@@ -163,8 +156,8 @@ def _box_stats(boxes: List[np.ndarray]) -> Dict[str, float]:
 
 
 def compare_paths(ours, fused, samples: int, seed: int) -> dict:
-    """``ours`` and ``fused`` from the same seed per sample (``seed + k``
-    for sample ``k``): mean |dpixel| of the packed images (mean and max
+    """``ours`` (three-step) and ``fused`` from the same seed per sample
+    (``seed + k`` for sample ``k``): mean |dpixel| of the packed images (mean and max
     over samples), the share of samples with identical boxes and labels,
     and the box statistics of both (:func:`_box_stats`)."""
     diffs, same, boxes = [], 0, {'ours': [], 'fused': []}
@@ -222,11 +215,11 @@ def _rate_lines(rate: Dict[str, Tuple[float, float]],
 
 
 def _stats_lines(cmp: dict) -> List[str]:
-    lines = [f'ours vs fused, same seed per sample: mean |dpixel| of the '
+    lines = [f'three-step vs fused, same seed per sample: mean |dpixel| of the '
              f'packed image {cmp["mean_abs_diff"]:.3f} (max over samples '
              f'{cmp["max_abs_diff"]:.3f}); identical boxes and labels in '
              f'{100 * cmp["same_boxes"]:.1f} % of the samples', '',
-             '| statistic | ours | fused |', '|---|---|---|']
+             '| statistic | three-step | fused |', '|---|---|---|']
     for key, value in cmp['stats']['ours'].items():
         lines.append(f'| {key} | {value:.3f} | '
                      f'{cmp["stats"]["fused"][key]:.3f} |')
@@ -254,5 +247,5 @@ def run(data_root: str, ann_file: str, img_prefix: str, scale: int,
                          decodes, floor_ms)
     if stats_samples:
         lines += [''] + _stats_lines(compare_paths(
-            datasets['ours'], datasets['fused'], stats_samples, seed))
+            datasets['three_step'], datasets['fused'], stats_samples, seed))
     return lines

@@ -1,4 +1,5 @@
 """Data transforms of yolox_mm (in ``yolox_mm.registry.TRANSFORMS``)."""
+from .flip import ContiguousRandomFlip
 from .fused_mosaic import FusedMosaicAffineMixUp, fuse_pipeline
 from .hsv_lut import LUTYOLOXHSVRandomAug
 from .loading import CheckedLoadImageFromFile
@@ -9,5 +10,5 @@ from .random_affine import RandomAffine
 __all__ = [
     'CheckedLoadImageFromFile', 'Mosaic', 'MixUp', 'RandomAffine',
     'MOSAIC_SKIPPED', 'FusedMosaicAffineMixUp', 'fuse_pipeline',
-    'LUTYOLOXHSVRandomAug'
+    'LUTYOLOXHSVRandomAug', 'ContiguousRandomFlip'
 ]

@@ -29,9 +29,10 @@ from mmdet.datasets.transforms import LoadAnnotations
 from mmdet.structures.bbox import autocast_box_type
 
 from yolox_mm.registry import TRANSFORMS
+from yolox_mm.utils.type_name import type_name
 from .mixup import MixUp, blend_half
 from .mosaic import (MOSAIC_PLACES, MOSAIC_SKIPPED, Mosaic, checked_mix_results,
-                     mosaic_placement)
+                     mosaic_placement, resize_keep_ratio)
 from .random_affine import RandomAffine
 
 #: The transforms :func:`fuse_pipeline` replaces, in pipeline order.
@@ -213,14 +214,15 @@ class FusedMosaicAffineMixUp(BaseTransform):
     warped into it with ``BORDER_TRANSPARENT``, from its crop with a
     1-pixel frame (:data:`SEAM_FRAMES`: ``pad_val`` outside, the edge
     replicated towards a later neighbour; one ``cv2.copyMakeBorder`` of
-    the crop, the only copy of a source), so that bilinear sampling blends
-    the image edges with the pad and reaches the seams between the four
-    images. Differences to the three-step path: one bilinear sampling
-    instead of two (sharper when a source is resized: the three-step path
-    blurs it twice); along the seams a band of about 1 canvas pixel
-    differs (the edge pixel replicated instead of blended with the
-    neighbour); the MixUp window is rounded (``warpAffine``) where MixUp
-    truncates its float32 canvas.
+    the crop), so that bilinear sampling blends the image edges with the
+    pad and reaches the seams between the four images. Differences to the
+    three-step path: ``warpAffine``'s fixed-point interpolation where the
+    three-step path uses ``warpPerspective`` / ``cv2.resize``; along the
+    seams a band of about 1 canvas pixel (the edge pixel replicated
+    instead of blended with the neighbour); the MixUp window is rounded
+    (``warpAffine``) where MixUp truncates its float32 canvas. With
+    ``single_resample`` also one bilinear sampling instead of two for a
+    resized source (sharper: the three-step path blurs it twice).
 
     Required and modified keys: those of
     :class:`~yolox_mm.datasets.transforms.Mosaic` (``img`` ``[h, w, 3]``
@@ -235,6 +237,14 @@ class FusedMosaicAffineMixUp(BaseTransform):
         mixup: Arguments of :class:`~yolox_mm.datasets.transforms.MixUp`, or
             None for no MixUp (the tiny / nano pipelines).
         decode_visible_only: See above. Defaults to True.
+        single_resample: False (default): a source that Mosaic (or MixUp's
+            letterbox) resizes is first resized as there
+            (:func:`~yolox_mm.datasets.transforms.mosaic.resize_keep_ratio`,
+            the same ``cv2.resize`` call and pixels) and then warped by the
+            rest of the chain, so it is resampled twice as in the
+            three-step path and the pixels match it within interpolation.
+            True: one composed warp per source (sharper; a ``cv2.resize``
+            less per resized source).
 
     Raises:
         ValueError: if Mosaic's ``pad_val`` and RandomAffine's
@@ -244,7 +254,8 @@ class FusedMosaicAffineMixUp(BaseTransform):
 
     def __init__(self, mosaic: dict, random_affine: dict,
                  mixup: Optional[dict] = None,
-                 decode_visible_only: bool = True) -> None:
+                 decode_visible_only: bool = True,
+                 single_resample: bool = False) -> None:
         self.mosaic = Mosaic(**mosaic)
         self.affine = RandomAffine(**random_affine)
         self.mixup = None if mixup is None else MixUp(**mixup)
@@ -256,6 +267,7 @@ class FusedMosaicAffineMixUp(BaseTransform):
                 'RandomAffine border_val, but received '
                 f'{self.mosaic.pad_val!r} and {self.affine.border_val!r}')
         self.decode_visible_only = decode_visible_only
+        self.single_resample = single_resample
         self._load_annotations = LoadAnnotations(with_bbox=True)
         self._pending: Optional[Tuple] = None
 
@@ -422,9 +434,13 @@ class FusedMosaicAffineMixUp(BaseTransform):
                      place: str, where: _Placement,
                      matrix: np.ndarray) -> None:
         """One source: the part of ``img`` behind its crop, framed
-        (:data:`SEAM_FRAMES`), through resize, paste and ``matrix``."""
-        (scale_x, scale_y), (h, w) = where.scale, img.shape[:2]
-        paste, crop = where.paste, where.crop
+        (:data:`SEAM_FRAMES`), through resize, paste and ``matrix`` (the
+        resize done first by ``cv2.resize`` unless ``single_resample``)."""
+        (scale_x, scale_y), paste, crop = where.scale, where.paste, where.crop
+        if not self.single_resample and (scale_x, scale_y) != (1., 1.):
+            img, _ = resize_keep_ratio(img, self.mosaic.img_scale)
+            scale_x = scale_y = 1.
+        h, w = img.shape[:2]
         new_w, new_h = round(w * scale_x), round(h * scale_y)
         u0, u1 = source_roi(crop[0], crop[2], scale_x, w, new_w)
         v0, v1 = source_roi(crop[1], crop[3], scale_y, h, new_h)
@@ -470,8 +486,13 @@ class FusedMosaicAffineMixUp(BaseTransform):
         jit_wh = (int(width * jit), int(height * jit))
         img = results['img']
         offset = mixup._window_offset((jit_wh[1], jit_wh[0]), img.shape[:2])
-        window = self._partner_window(partner['img'], jit_wh, flip, offset,
-                                      img.shape)
+        if self.single_resample:
+            window = self._partner_window(partner['img'], jit_wh, flip,
+                                          offset, img.shape)
+        else:  # MixUp's steps on a uint8 canvas
+            canvas, _ = mixup._jittered_canvas(partner['img'], jit, flip,
+                                               dtype=np.uint8)
+            window = mixup._window(canvas, img.shape, offset)
         h, w = partner['img'].shape[:2]
         ratio = min(width / w, height / h)
         boxes = mixup._partner_boxes(partner['gt_bboxes'], ratio * jit, flip,
@@ -484,7 +505,8 @@ class FusedMosaicAffineMixUp(BaseTransform):
                         shape: tuple) -> np.ndarray:
         """The ``shape`` uint8 window MixUp crops from its jittered,
         flipped canvas, by one ``warpAffine`` of the partner (``pad_val``
-        outside the partner, as MixUp's letterbox and window)."""
+        outside the partner, as MixUp's letterbox and window): the
+        ``single_resample`` path."""
         width, height = self.mixup.img_scale
         h, w = img.shape[:2]
         ratio = min(width / w, height / h)
@@ -507,35 +529,51 @@ class FusedMosaicAffineMixUp(BaseTransform):
                 f'random_affine={self.affine!r}, mixup={self.mixup!r})')
 
 
+#: Transforms :func:`fuse_pipeline` swaps for a faster one with the same
+#: arguments, random draws and output (bit for bit).
+EXACT_SWAPS = {'YOLOXHSVRandomAug': 'LUTYOLOXHSVRandomAug',
+               'RandomFlip': 'ContiguousRandomFlip'}
+
+
+def fused_span(pipeline: Sequence[dict]) -> Tuple[int, int]:
+    """``(start, end)``: the entries ``pipeline[start:end]`` that
+    :func:`fuse_pipeline` replaces by one (``Mosaic, RandomAffine`` and a
+    ``MixUp`` right after them, if any; any scope prefix).
+
+    Raises:
+        ValueError: if no ``Mosaic`` is directly followed by
+            ``RandomAffine``.
+    """
+    names = [type_name(t['type']) for t in pipeline]
+    for i in range(len(names) - 1):
+        if names[i:i + 2] == list(FUSED_TYPES[:2]):
+            has_mixup = i + 2 < len(names) and names[i + 2] == FUSED_TYPES[2]
+            return i, i + (3 if has_mixup else 2)
+    raise ValueError('fuse_pipeline needs Mosaic directly followed by '
+                     f'RandomAffine, but received {names}')
+
+
 def fuse_pipeline(pipeline: Sequence[dict],
-                  lut_hsv: bool = True) -> List[dict]:
+                  exact_swaps: bool = True) -> List[dict]:
     """``pipeline`` with its ``Mosaic, RandomAffine[, MixUp]`` entries
     (consecutive, any scope prefix) replaced by one
     :class:`FusedMosaicAffineMixUp` entry with their arguments and, if
-    ``lut_hsv``, each ``YOLOXHSVRandomAug`` by
-    :class:`~yolox_mm.datasets.transforms.LUTYOLOXHSVRandomAug` (same
-    draws, same pixels, faster). Other entries are copied unchanged.
+    ``exact_swaps``, each transform of :data:`EXACT_SWAPS` by its faster
+    twin (:class:`~yolox_mm.datasets.transforms.LUTYOLOXHSVRandomAug`,
+    :class:`~yolox_mm.datasets.transforms.ContiguousRandomFlip`: same
+    arguments, draws and output). Other entries are copied unchanged.
 
     Raises:
         ValueError: if the pipeline has no ``Mosaic`` directly followed by
             ``RandomAffine``.
     """
-    names = [str(t['type']).split('.')[-1] for t in pipeline]
-    for i in range(len(names) - 1):
-        if names[i:i + 2] == list(FUSED_TYPES[:2]):
-            break
-    else:
-        raise ValueError('fuse_pipeline needs Mosaic directly followed by '
-                         f'RandomAffine, but received {names}')
+    i, end = fused_span(pipeline)
     args = [{k: v for k, v in t.items() if k != 'type'} for t in pipeline]
-    has_mixup = i + 2 < len(names) and names[i + 2] == FUSED_TYPES[2]
     fused = dict(type='FusedMosaicAffineMixUp', mosaic=args[i],
                  random_affine=args[i + 1],
-                 mixup=args[i + 2] if has_mixup else None)
-    end = i + (3 if has_mixup else 2)
+                 mixup=args[i + 2] if end == i + 3 else None)
     rest = [dict(t) for t in pipeline[end:]]
-    if lut_hsv:
+    if exact_swaps:
         for t in rest:
-            if str(t['type']).split('.')[-1] == 'YOLOXHSVRandomAug':
-                t['type'] = 'LUTYOLOXHSVRandomAug'
+            t['type'] = EXACT_SWAPS.get(type_name(t['type']), t['type'])
     return [dict(t) for t in pipeline[:i]] + [fused] + rest

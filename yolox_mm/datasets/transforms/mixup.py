@@ -245,27 +245,31 @@ class MixUp(BaseTransform):
         return results
 
     def _jittered_canvas(self, partner_img: np.ndarray, jit: float,
-                         flip: bool) -> Tuple[np.ndarray, float]:
+                         flip: bool, dtype: type = np.float32
+                         ) -> Tuple[np.ndarray, float]:
         """Steps 1-3: letterbox the partner top-left into a ``W x H``
-        float32 canvas of ``pad_val``, resize it by ``jit`` (``(int(W *
-        jit), int(H * jit))``, bilinear), flip it horizontally if ``flip``
-        (a view).
+        canvas of ``pad_val`` (``dtype``: float32 as mmdet; uint8 rounds
+        where float32 is later truncated, within 1 grey level), resize it
+        by ``jit`` (``(int(W * jit), int(H * jit))``, bilinear), flip it
+        horizontally if ``flip`` (``cv2.flip``).
 
         Returns:
-            ``(canvas, ratio)``: the ``[H', W', C]`` float32 canvas and the
-            scale from partner pixels to canvas pixels (``r * jit``).
+            ``(canvas, ratio)``: the ``[H', W', C]`` canvas and the scale
+            from partner pixels to canvas pixels (``r * jit``).
         """
         width, height = self.img_scale
         resized, ratio = resize_keep_ratio(partner_img, self.img_scale)
         canvas = np.full((height, width) + resized.shape[2:], self.pad_val,
-                         dtype=np.float32)
+                         dtype=dtype)
         canvas[:resized.shape[0], :resized.shape[1]] = resized
         canvas = cv2.resize(canvas, (int(width * jit), int(height * jit)),
                             interpolation=cv2.INTER_LINEAR)
         if canvas.ndim < resized.ndim:  # OpenCV drops a channel axis of 1
             canvas = canvas[..., None]
-        if flip:
-            canvas = canvas[:, ::-1]
+        if flip:  # a contiguous copy: a view makes the window copy slow
+            flipped = cv2.flip(canvas, 1)
+            canvas = flipped[..., None] if flipped.ndim < canvas.ndim \
+                else flipped
         return canvas, ratio * jit
 
     @staticmethod

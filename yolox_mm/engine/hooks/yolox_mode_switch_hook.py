@@ -51,7 +51,11 @@ class YOLOXModeSwitchHook(Hook):
         num_last_epochs: Number of final epochs in the no-aug + L1 stage.
             Defaults to 15.
         skip_type_keys: Type names of the transforms to turn off.
-            Defaults to ``('Mosaic', 'RandomAffine', 'MixUp')``.
+            Defaults to ``('Mosaic', 'RandomAffine', 'MixUp',
+            'FusedMosaicAffineMixUp')``: the strong augmentation as three
+            transforms or as the fused one in a pipeline list (a wrapper
+            with ``fuse=True`` lists the three and falls back to them when
+            they are skipped). Names that no transform has are ignored.
     """
 
     # Before the default hooks of NORMAL (50) priority, as in mmdet configs;
@@ -61,7 +65,8 @@ class YOLOXModeSwitchHook(Hook):
     def __init__(
         self,
         num_last_epochs: int = 15,
-        skip_type_keys: Sequence[str] = ('Mosaic', 'RandomAffine', 'MixUp')
+        skip_type_keys: Sequence[str] = ('Mosaic', 'RandomAffine', 'MixUp',
+                                         'FusedMosaicAffineMixUp')
     ) -> None:
         if not isinstance(num_last_epochs, int) or num_last_epochs < 0:
             raise ValueError('num_last_epochs must be an int >= 0, but '
