@@ -50,10 +50,6 @@ train_dataloader = dict(
     dataset=dict(
         # 34 decoded tiles (16 MB): decode once, not 4 times a sample
         cache_images=True,
-        # the three-step pipeline this job was recorded with (the fused
-        # one gives the same boxes and pixels within interpolation, but a
-        # different training run; docs/fused_pipeline.md)
-        fuse=False,
         dataset=dict(
             data_root=data_root,
             metainfo=metainfo,

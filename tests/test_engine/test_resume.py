@@ -6,8 +6,10 @@ in the last 2 epochs (0-based epochs 2 and 3), EMA on, a new
 ``BatchSyncRandomResize`` size every iteration, ``randomness=dict(seed=0,
 deterministic=True)``, one torch thread. Three DataLoader settings
 (``LOADERS``): no workers (RAM cache on, as the tree config), 1 persistent
-worker (cache on: the tree config's own loader) and 2 persistent workers
-(cache off).
+worker (cache on: the tree config's own loader), 2 persistent workers
+(cache off), and 2 persistent workers running the pipeline fused
+(``fuse=True``, the COCO configs' setting: fused before the mode switch,
+the three transforms after it).
 
 The uninterrupted run saves ``epoch_{k}.pth`` after every epoch; a run
 stopped after epoch k would have saved the same file, so each case resumes
@@ -38,11 +40,12 @@ pytestmark = pytest.mark.slow
 
 MAX_EPOCHS = 4
 NUM_LAST_EPOCHS = 2
-# (num_workers, persistent_workers, cache_images)
+# (num_workers, persistent_workers, cache_images, fuse)
 LOADERS = {
-    'workers0': (0, False, True),
-    'workers1_persistent': (1, True, True),
-    'workers2_persistent_nocache': (2, True, False),
+    'workers0': (0, False, True, False),
+    'workers1_persistent': (1, True, True, False),
+    'workers2_persistent_nocache': (2, True, False, False),
+    'workers2_persistent_fused': (2, True, False, True),
 }
 
 
@@ -60,10 +63,11 @@ def single_thread():
 
 def _train(config, work_dir, name, loader, resume_from=None):
     cfg = Config.fromfile(config)
-    num_workers, persistent, cache = loader
+    num_workers, persistent, cache, fuse = loader
     cfg.train_dataloader.num_workers = num_workers
     cfg.train_dataloader.persistent_workers = persistent
     cfg.train_dataloader.dataset.cache_images = cache
+    cfg.train_dataloader.dataset.fuse = fuse
     cfg.work_dir = str(work_dir)
     # distinct global MessageHub/Visualizer/logger instances per Runner
     cfg.experiment_name = name

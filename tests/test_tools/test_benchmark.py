@@ -216,7 +216,7 @@ def test_sections_d_and_e_agree_with_mmdet_and_megvii():
 def test_section_c_has_the_megvii_column():
     c = section_data(TINY_C, OPTS)
     assert c.column('impl') == (['ours'] * 2 +
-                                ['ours, three-step (fuse=False)'] * 2 +
+                                ['ours, fused (fuse=True)'] * 2 +
                                 ['ours + cache_images'] * 2)
     for name in ('ours samples/s', 'mmdet samples/s', 'Megvii samples/s'):
         assert _positive_ms(c.column(name)), name

@@ -55,12 +55,12 @@ train_dataloader = dict(
         # our lean MultiImageMixDataset: no deep copies, and the mode switch
         # reaches persistent workers without respawning them
         type='YOLOXMixImageDataset',
-        # run train_pipeline through its fused equivalent (one warp per
-        # source image into the output; the same draws and boxes, pixels
-        # within interpolation; ~1.5x the samples/s); the mode switch of
-        # the last epochs turns it off with the three transforms
+        # True: run train_pipeline through its fused equivalent (one warp
+        # per source image; the same draws and boxes, pixels within
+        # interpolation; ~1.5x the samples/s). Opt-in: on the tree job it
+        # trained worse on 6 of 6 seeds although the samples are the same
         # (docs/fused_pipeline.md)
-        fuse=True,
+        fuse=False,
         dataset=dict(
             type=dataset_type,
             data_root=data_root,

@@ -199,7 +199,7 @@ def test_single_resample_same_geometry(mixup):
 def test_wrapper_fuse_flag_same_boxes_and_falls_back_when_skipping():
     from yolox_mm.analysis.benchmark.data import scaled_pipeline
     coco = Config.fromfile('configs/_base_/datasets/coco_yolox.py')
-    assert coco.train_dataloader.dataset.fuse is True
+    assert coco.train_dataloader.dataset.fuse is False  # opt-in
     steps = scaled_pipeline(coco.train_pipeline, 192)
     dataset = _random_set(6, [(192, 144), (150, 210)], seed=4)
     plain = YOLOXMixImageDataset(dataset, steps)

@@ -2,13 +2,12 @@
 
 Mosaic -> RandomAffine -> MixUp -> HSV -> flip -> resize -> pad -> filter ->
 pack: the pipelines of our ``configs/_base_/datasets/coco_yolox.py``
-(``YOLOXMixImageDataset`` with its ``fuse=True``: the pipeline run as
-:func:`~yolox_mm.datasets.transforms.fuse_pipeline` makes it) and of
-mmdet's ``yolox_s_8xb8-300e_coco.py`` (``MultiImageMixDataset`` with
-mmdet's Mosaic/MixUp). A second row runs ours as the three transforms
-(``fuse=False``: our Mosaic, RandomAffine, MixUp, then mmdet's transforms
-as in mmdet's pipeline), a third with ``cache_images=True`` (decoded images
-kept in RAM), timed after one untimed pass over every index. The third column is Megvii's
+(``YOLOXMixImageDataset`` with our Mosaic/MixUp, then mmdet's transforms)
+and of mmdet's ``yolox_s_8xb8-300e_coco.py`` (``MultiImageMixDataset``
+with mmdet's Mosaic/MixUp). A second row runs ours with ``fuse=True`` (the
+pipeline run as :func:`~yolox_mm.datasets.transforms.fuse_pipeline` makes
+it: one warp per source image), a third with ``cache_images=True`` (decoded
+images kept in RAM), timed after one untimed pass over every index. The third column is Megvii's
 ``MosaicDetection`` + ``TrainTransform`` (yolox-datamint 0.3.1) over the
 same images through :class:`~yolox_mm.testing.megvii_data.
 MegviiCocoAdapter`, with our pipeline's settings
@@ -238,12 +237,12 @@ def _dataset_files(opts: Options, sizes: Sizes):
 
 def rate_rows(rates: Dict[str, Tuple[float, float]]
               ) -> Tuple[List[list], List[SummaryRow]]:
-    """Rows ours (the config's pipeline: fused), ours three-step and
-    ours + ``cache_images`` (those in ``rates``) x the two modes; Megvii's
+    """Rows ours (the config's pipeline), ours fused and ours +
+    ``cache_images`` (those in ``rates``) x the two modes; Megvii's
     cells are ``'-'`` when it was not run (no ``'megvii'`` in ``rates``)."""
     rows, summary = [], []
-    for name, label in (('ours', 'ours'), ('three_step',
-                                           'ours, three-step (fuse=False)'),
+    for name, label in (('ours', 'ours'),
+                        ('fused', 'ours, fused (fuse=True)'),
                         ('cached', 'ours + cache_images')):
         if name not in rates:
             continue
@@ -266,8 +265,8 @@ def rate_rows(rates: Dict[str, Tuple[float, float]]
 def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
              img_prefix: str) -> Tuple[List[str], dict]:
     """Transform names of the pipeline, and :func:`pipeline_rates` of
-    ours (the config's ``fuse``), ours three-step, ours +
-    ``cache_images``, mmdet's and (``opts.megvii``) Megvii's."""
+    ours (the config's ``fuse``), ours fused, ours + ``cache_images``,
+    mmdet's and (``opts.megvii``) Megvii's."""
     build = lambda which, **kw: build_train_dataset(  # noqa: E731
         which, data_root, ann_file, img_prefix, sizes.c_scale, **kw)
     ours, ours_types = build('ours')
@@ -276,10 +275,10 @@ def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
     if names != [type_name(t) for t in ref_types]:
         raise RuntimeError('the two pipelines differ: '
                            f'{ours_types} vs {ref_types}')
-    three_step, _ = build('ours', fuse=False)
+    fused, _ = build('ours', fuse=True)
     cached, _ = build('ours', cache_images=True)
-    datasets, collates = dict(ours=ours, three_step=three_step,
-                              cached=cached, mmdet=ref), {}
+    datasets, collates = dict(ours=ours, fused=fused, cached=cached,
+                              mmdet=ref), {}
     if use_megvii(opts):
         from torch.utils.data import default_collate
 
