@@ -16,8 +16,11 @@ each step's pixel map is an axis-aligned affine map (resize: ``x' = s (x +
 0.5) - 0.5``, paste: a shift, flip: ``x' = W' - 1 - x``, crop: a shift), so
 the whole chain from a source pixel to an output pixel is one ``2 x 3``
 matrix: ``M_affine @ paste @ resize`` for a mosaic source and ``crop @ flip
-@ jitter @ letterbox`` for the MixUp partner. Each source is sampled once
-(bilinear) instead of twice, and no intermediate canvas is built.
+@ jitter @ letterbox`` for the MixUp partner. No ``2W x 2H`` canvas is
+built. By default a source that Mosaic resizes is still resized first (the
+same ``cv2.resize``) and the partner goes through MixUp's own steps on a
+uint8 canvas, so that the pixels match the three-step path; with
+``single_resample=True`` each source is sampled once, by the whole matrix.
 """
 import math
 from typing import List, NamedTuple, Optional, Sequence, Tuple
