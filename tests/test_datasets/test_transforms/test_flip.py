@@ -19,7 +19,8 @@ def _results(img):
 @pytest.mark.parametrize('shape,dtype', [((9, 12, 3), np.uint8),
                                          ((9, 12), np.uint8),
                                          ((9, 12, 1), np.float32),
-                                         ((9, 12, 5), np.float32)])
+                                         ((9, 12, 5), np.float32),
+                                         ((9, 12, 3), np.float64)])
 @pytest.mark.parametrize('direction', ['horizontal', 'vertical', 'diagonal'])
 def test_same_output_as_mmdet_and_contiguous(shape, dtype, direction):
     img = np.random.RandomState(0).uniform(0, 255, shape).astype(dtype)

@@ -6,8 +6,9 @@ pack: the pipelines of our ``configs/_base_/datasets/coco_yolox.py``
 and of mmdet's ``yolox_s_8xb8-300e_coco.py`` (``MultiImageMixDataset``
 with mmdet's Mosaic/MixUp). A second row runs ours with ``fuse=True`` (the
 pipeline run as :func:`~yolox_mm.datasets.transforms.fuse_pipeline` makes
-it: one warp per source image), a third with ``cache_images=True`` (decoded
-images kept in RAM), timed after one untimed pass over every index. The third column is Megvii's
+it: one warp per source image), a third with ``cache_images=True``
+(decoded images kept in RAM), timed after one untimed pass over every
+index. The third column is Megvii's
 ``MosaicDetection`` + ``TrainTransform`` (yolox-datamint 0.3.1) over the
 same images through :class:`~yolox_mm.testing.megvii_data.
 MegviiCocoAdapter`, with our pipeline's settings

@@ -7,7 +7,7 @@ pad -> filter -> pack of ``configs/_base_/datasets/coco_yolox.py``):
 
 - ``three_step``: ``YOLOXMixImageDataset(fuse=False)`` with our Mosaic,
   RandomAffine, MixUp;
-- ``fused``: the same with ``fuse=True`` (the configs' setting):
+- ``fused``: the same with ``fuse=True`` (opt-in in the configs):
   :class:`~yolox_mm.datasets.transforms.FusedMosaicAffineMixUp` in place of
   the three and the exact faster twins of HSV and flip
   (:func:`~yolox_mm.datasets.transforms.fuse_pipeline`);
@@ -85,8 +85,9 @@ def build_all(data_root: str, ann_file: str, img_prefix: str,
     mmdet, _ = build_train_dataset('mmdet', data_root, ann_file, img_prefix,
                                    scale)
     return dict(three_step=three, fused=fused, mmdet=mmdet,
-                megvii=build_megvii_pipeline(data_root, ann_file, img_prefix,
-                                             scale, _coco_yolox_pipeline(scale)))
+                megvii=build_megvii_pipeline(
+                    data_root, ann_file, img_prefix, scale,
+                    _coco_yolox_pipeline(scale)))
 
 
 def decodes_per_sample(dataset, samples: int, seed: int) -> float:
@@ -157,9 +158,9 @@ def _box_stats(boxes: List[np.ndarray]) -> Dict[str, float]:
 
 def compare_paths(ours, fused, samples: int, seed: int) -> dict:
     """``ours`` (three-step) and ``fused`` from the same seed per sample
-    (``seed + k`` for sample ``k``): mean |dpixel| of the packed images (mean and max
-    over samples), the share of samples with identical boxes and labels,
-    and the box statistics of both (:func:`_box_stats`)."""
+    (``seed + k`` for sample ``k``): mean |dpixel| of the packed images
+    (mean and max over samples), the share of samples with identical
+    boxes and labels, and the box statistics of both (:func:`_box_stats`)."""
     diffs, same, boxes = [], 0, {'ours': [], 'fused': []}
     for k in range(samples):
         out = {}
@@ -215,8 +216,8 @@ def _rate_lines(rate: Dict[str, Tuple[float, float]],
 
 
 def _stats_lines(cmp: dict) -> List[str]:
-    lines = [f'three-step vs fused, same seed per sample: mean |dpixel| of the '
-             f'packed image {cmp["mean_abs_diff"]:.3f} (max over samples '
+    lines = [f'three-step vs fused, same seed per sample: mean |dpixel| of '
+             f'the packed image {cmp["mean_abs_diff"]:.3f} (max over samples '
              f'{cmp["max_abs_diff"]:.3f}); identical boxes and labels in '
              f'{100 * cmp["same_boxes"]:.1f} % of the samples', '',
              '| statistic | three-step | fused |', '|---|---|---|']

@@ -34,8 +34,8 @@ from mmdet.structures.bbox import autocast_box_type
 from yolox_mm.registry import TRANSFORMS
 from yolox_mm.utils.type_name import type_name
 from .mixup import MixUp, blend_half
-from .mosaic import (MOSAIC_PLACES, MOSAIC_SKIPPED, Mosaic, checked_mix_results,
-                     mosaic_placement, resize_keep_ratio)
+from .mosaic import (MOSAIC_PLACES, MOSAIC_SKIPPED, Mosaic,
+                     checked_mix_results, mosaic_placement, resize_keep_ratio)
 from .random_affine import RandomAffine
 
 #: The transforms :func:`fuse_pipeline` replaces, in pipeline order.
@@ -538,7 +538,7 @@ EXACT_SWAPS = {'YOLOXHSVRandomAug': 'LUTYOLOXHSVRandomAug',
                'RandomFlip': 'ContiguousRandomFlip'}
 
 
-def fused_span(pipeline: Sequence[dict]) -> Tuple[int, int]:
+def _fused_span(pipeline: Sequence[dict]) -> Tuple[int, int]:
     """``(start, end)``: the entries ``pipeline[start:end]`` that
     :func:`fuse_pipeline` replaces by one (``Mosaic, RandomAffine`` and a
     ``MixUp`` right after them, if any; any scope prefix).
@@ -570,7 +570,7 @@ def fuse_pipeline(pipeline: Sequence[dict],
         ValueError: if the pipeline has no ``Mosaic`` directly followed by
             ``RandomAffine``.
     """
-    i, end = fused_span(pipeline)
+    i, end = _fused_span(pipeline)
     args = [{k: v for k, v in t.items() if k != 'type'} for t in pipeline]
     fused = dict(type='FusedMosaicAffineMixUp', mosaic=args[i],
                  random_affine=args[i + 1],

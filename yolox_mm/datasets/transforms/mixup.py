@@ -15,6 +15,7 @@ from mmcv.transforms.utils import cache_randomness
 from mmdet.structures.bbox import autocast_box_type
 
 from yolox_mm.registry import TRANSFORMS
+from .flip import contiguous_flip
 from .mosaic import MOSAIC_SKIPPED, checked_mix_results, resize_keep_ratio
 
 
@@ -251,7 +252,7 @@ class MixUp(BaseTransform):
         canvas of ``pad_val`` (``dtype``: float32 as mmdet; uint8 rounds
         where float32 is later truncated, within 1 grey level), resize it
         by ``jit`` (``(int(W * jit), int(H * jit))``, bilinear), flip it
-        horizontally if ``flip`` (``cv2.flip``).
+        horizontally if ``flip`` (:func:`~.flip.contiguous_flip`).
 
         Returns:
             ``(canvas, ratio)``: the ``[H', W', C]`` canvas and the scale
@@ -267,9 +268,7 @@ class MixUp(BaseTransform):
         if canvas.ndim < resized.ndim:  # OpenCV drops a channel axis of 1
             canvas = canvas[..., None]
         if flip:  # a contiguous copy: a view makes the window copy slow
-            flipped = cv2.flip(canvas, 1)
-            canvas = flipped[..., None] if flipped.ndim < canvas.ndim \
-                else flipped
+            canvas = contiguous_flip(canvas)
         return canvas, ratio * jit
 
     @staticmethod
