@@ -292,3 +292,44 @@ def test_cache_images_loads_each_image_once_and_hands_out_copies():
             assert torch.equal(a['gt_bboxes'].tensor, b['gt_bboxes'].tensor)
     # index i itself once, and partners 3 and 1 once: one load per index
     assert inner.loads == {0: 1, 1: 1, 2: 1, 3: 1, 4: 1}
+
+
+def test_exact_twins_same_samples_config_names_and_skips():
+    pipeline = [
+        dict(type='Mosaic', img_scale=(48, 40)),
+        dict(type='YOLOXHSVRandomAug'),
+        dict(type='mmdet.RandomFlip', prob=0.5),
+        dict(type='PackDetInputs'),
+    ]
+    inner = SyntheticDetDataset(num=8)
+    twins = YOLOXMixImageDataset(inner, pipeline)  # the default
+    plain = YOLOXMixImageDataset(inner, pipeline, exact_twins=False)
+    assert [type(t).__name__ for t in twins.pipeline] == [
+        'Mosaic', 'LUTYOLOXHSVRandomAug', 'ContiguousRandomFlip',
+        'PlanarPackDetInputs']
+    assert [type(t).__name__ for t in plain.pipeline][1:] == [
+        'YOLOXHSVRandomAug', 'RandomFlip', 'PackDetInputs']
+    assert twins.pipeline_types == plain.pipeline_types == [
+        'Mosaic', 'YOLOXHSVRandomAug', 'RandomFlip', 'PackDetInputs']
+    hsv_changed = 0
+    for skip in ((), ('YOLOXHSVRandomAug', )):
+        twins.update_skip_type_keys(skip)
+        plain.update_skip_type_keys(skip)
+        outs = []
+        for ds in (twins, plain):
+            np.random.seed(7)
+            samples = [ds[i] for i in range(8)]
+            outs.append((samples, np.random.randint(1 << 30)))
+        (a, end_a), (b, end_b) = outs
+        assert end_a == end_b  # the same draws
+        for x, y in zip(a, b):
+            assert torch.equal(x['inputs'], y['inputs'])
+            assert torch.equal(x['data_samples'].gt_instances.bboxes.tensor,
+                               y['data_samples'].gt_instances.bboxes.tensor)
+            assert x['data_samples'].flip == y['data_samples'].flip
+        if not skip:
+            with_hsv = [x['inputs'] for x in a]
+        else:  # the skip reached the twin: the pixels changed
+            hsv_changed = sum(not torch.equal(u, x['inputs'])
+                              for u, x in zip(with_hsv, a))
+    assert hsv_changed >= 6

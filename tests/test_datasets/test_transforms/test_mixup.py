@@ -265,3 +265,23 @@ def test_mixup_needs_exactly_one_partner(mix_results, received):
     assert str(info.value) == (
         'MixUp needs results["mix_results"] with 1 dict (from get_indexes '
         f'through the dataset wrapper), but received {received}')
+
+
+@pytest.mark.parametrize('canvas_hw,offset', [((50, 70), (0, 0)),
+                                              ((50, 70), (9, 4)),
+                                              ((50, 70), (25, 15)),
+                                              ((30, 20), (0, 0))])
+@pytest.mark.parametrize('dtype', [np.float32, np.uint8])
+def test_window_flips_only_the_window_as_flipping_the_canvas(
+        canvas_hw, offset, dtype):
+    # the definition: flip the whole canvas, then take the window
+    canvas = np.random.RandomState(1).uniform(
+        0, 255, canvas_hw + (3, )).astype(dtype)
+    shape = (40, 45, 3)
+    x_off, y_off = offset
+    expected = np.full(shape, 114, np.uint8)
+    visible = canvas[:, ::-1][y_off:y_off + 40, x_off:x_off + 45]
+    expected[:visible.shape[0], :visible.shape[1]] = visible
+    window = MixUp(img_scale=(45, 40))._window(canvas, shape, offset,
+                                               flip=True)
+    np.testing.assert_array_equal(window, expected)

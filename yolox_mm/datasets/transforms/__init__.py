@@ -5,10 +5,11 @@ from .hsv_lut import LUTYOLOXHSVRandomAug
 from .loading import CheckedLoadImageFromFile
 from .mixup import MixUp
 from .mosaic import MOSAIC_SKIPPED, Mosaic
+from .packing import PlanarPackDetInputs
 from .random_affine import RandomAffine
 
 __all__ = [
     'CheckedLoadImageFromFile', 'Mosaic', 'MixUp', 'RandomAffine',
     'MOSAIC_SKIPPED', 'FusedMosaicAffineMixUp', 'fuse_pipeline',
-    'LUTYOLOXHSVRandomAug', 'ContiguousRandomFlip'
+    'LUTYOLOXHSVRandomAug', 'ContiguousRandomFlip', 'PlanarPackDetInputs'
 ]

@@ -37,6 +37,7 @@ from .mixup import MixUp, blend_half
 from .mosaic import (MOSAIC_PLACES, MOSAIC_SKIPPED, Mosaic,
                      checked_mix_results, mosaic_placement, resize_keep_ratio)
 from .random_affine import RandomAffine
+from .twins import with_exact_twin
 
 #: The transforms :func:`fuse_pipeline` replaces, in pipeline order.
 FUSED_TYPES = ('Mosaic', 'RandomAffine', 'MixUp')
@@ -493,9 +494,9 @@ class FusedMosaicAffineMixUp(BaseTransform):
             window = self._partner_window(partner['img'], jit_wh, flip,
                                           offset, img.shape)
         else:  # MixUp's steps on a uint8 canvas
-            canvas, _ = mixup._jittered_canvas(partner['img'], jit, flip,
+            canvas, _ = mixup._jittered_canvas(partner['img'], jit,
                                                dtype=np.uint8)
-            window = mixup._window(canvas, img.shape, offset)
+            window = mixup._window(canvas, img.shape, offset, flip)
         h, w = partner['img'].shape[:2]
         ratio = min(width / w, height / h)
         boxes = mixup._partner_boxes(partner['gt_bboxes'], ratio * jit, flip,
@@ -532,12 +533,6 @@ class FusedMosaicAffineMixUp(BaseTransform):
                 f'random_affine={self.affine!r}, mixup={self.mixup!r})')
 
 
-#: Transforms :func:`fuse_pipeline` swaps for a faster one with the same
-#: arguments, random draws and output (bit for bit).
-EXACT_SWAPS = {'YOLOXHSVRandomAug': 'LUTYOLOXHSVRandomAug',
-               'RandomFlip': 'ContiguousRandomFlip'}
-
-
 def _fused_span(pipeline: Sequence[dict]) -> Tuple[int, int]:
     """``(start, end)``: the entries ``pipeline[start:end]`` that
     :func:`fuse_pipeline` replaces by one (``Mosaic, RandomAffine`` and a
@@ -561,10 +556,10 @@ def fuse_pipeline(pipeline: Sequence[dict],
     """``pipeline`` with its ``Mosaic, RandomAffine[, MixUp]`` entries
     (consecutive, any scope prefix) replaced by one
     :class:`FusedMosaicAffineMixUp` entry with their arguments and, if
-    ``exact_swaps``, each transform of :data:`EXACT_SWAPS` by its faster
-    twin (:class:`~yolox_mm.datasets.transforms.LUTYOLOXHSVRandomAug`,
-    :class:`~yolox_mm.datasets.transforms.ContiguousRandomFlip`: same
-    arguments, draws and output). Other entries are copied unchanged.
+    ``exact_swaps``, each transform that has an exact faster twin by that
+    twin (:func:`~yolox_mm.datasets.transforms.twins.with_exact_twin`:
+    same arguments, draws and output). Other entries are copied
+    unchanged.
 
     Raises:
         ValueError: if the pipeline has no ``Mosaic`` directly followed by
@@ -575,8 +570,6 @@ def fuse_pipeline(pipeline: Sequence[dict],
     fused = dict(type='FusedMosaicAffineMixUp', mosaic=args[i],
                  random_affine=args[i + 1],
                  mixup=args[i + 2] if end == i + 3 else None)
-    rest = [dict(t) for t in pipeline[end:]]
-    if exact_swaps:
-        for t in rest:
-            t['type'] = EXACT_SWAPS.get(type_name(t['type']), t['type'])
+    rest = [with_exact_twin(t) if exact_swaps else dict(t)
+            for t in pipeline[end:]]
     return [dict(t) for t in pipeline[:i]] + [fused] + rest

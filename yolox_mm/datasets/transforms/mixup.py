@@ -231,14 +231,14 @@ class MixUp(BaseTransform):
             return results
         jit = np.random.uniform(*self.ratio_range)
         flip = np.random.uniform(0, 1) > self.flip_ratio
-        canvas, ratio = self._jittered_canvas(partner['img'], jit, flip)
+        canvas, ratio = self._jittered_canvas(partner['img'], jit)
         img = results['img']
         offset = self._window_offset(canvas.shape[:2], img.shape[:2])
         if canvas.shape[2:] != img.shape[2:]:
             raise ValueError(
                 'MixUp needs images with the same channels, but received '
                 f'{img.shape} (results) and {partner["img"].shape} (partner)')
-        window = self._window(canvas, img.shape, offset)
+        window = self._window(canvas, img.shape, offset, flip)
         partner_boxes = self._partner_boxes(partner['gt_bboxes'], ratio,
                                             flip, canvas.shape[:2],
                                             img.shape[:2], offset)
@@ -246,13 +246,13 @@ class MixUp(BaseTransform):
         return results
 
     def _jittered_canvas(self, partner_img: np.ndarray, jit: float,
-                         flip: bool, dtype: type = np.float32
+                         dtype: type = np.float32
                          ) -> Tuple[np.ndarray, float]:
-        """Steps 1-3: letterbox the partner top-left into a ``W x H``
+        """Steps 1-2: letterbox the partner top-left into a ``W x H``
         canvas of ``pad_val`` (``dtype``: float32 as mmdet; uint8 rounds
-        where float32 is later truncated, within 1 grey level), resize it
-        by ``jit`` (``(int(W * jit), int(H * jit))``, bilinear), flip it
-        horizontally if ``flip`` (:func:`~.flip.contiguous_flip`).
+        where float32 is later truncated, within 1 grey level) and resize
+        it by ``jit`` (``(int(W * jit), int(H * jit))``, bilinear). Step 3,
+        the flip, is done on the window only (:meth:`_window`).
 
         Returns:
             ``(canvas, ratio)``: the ``[H', W', C]`` canvas and the scale
@@ -267,8 +267,6 @@ class MixUp(BaseTransform):
                             interpolation=cv2.INTER_LINEAR)
         if canvas.ndim < resized.ndim:  # OpenCV drops a channel axis of 1
             canvas = canvas[..., None]
-        if flip:  # a contiguous copy: a view makes the window copy slow
-            canvas = contiguous_flip(canvas)
         return canvas, ratio * jit
 
     @staticmethod
@@ -286,14 +284,24 @@ class MixUp(BaseTransform):
         return x_off, y_off
 
     def _window(self, canvas: np.ndarray, shape: tuple,
-                offset: Tuple[int, int]) -> np.ndarray:
-        """Step 4: the ``shape`` (the target image's) uint8 window at
-        ``offset`` of the canvas, ``pad_val`` where it leaves the canvas.
-        Only the window is materialised (mmdet pads the whole canvas first);
-        float32 -> uint8 truncates, as mmdet's float64 -> uint8 does."""
+                offset: Tuple[int, int], flip: bool = False) -> np.ndarray:
+        """Steps 3-4: the ``shape`` (the target image's) uint8 window at
+        ``offset`` of the canvas flipped horizontally if ``flip``,
+        ``pad_val`` where it leaves the canvas. Only the window is
+        materialised and flipped (mmdet flips and pads the whole canvas
+        first; the window's columns ``x_off .. x_off + w`` of the flipped
+        canvas are the columns ``W' - x_off - w .. W' - x_off`` of the
+        canvas, reversed: the same values). float32 -> uint8 truncates, as
+        mmdet's float64 -> uint8 does."""
         x_off, y_off = offset
         window = np.full(shape, self.pad_val, dtype=np.uint8)
-        visible = canvas[y_off:y_off + shape[0], x_off:x_off + shape[1]]
+        rows = canvas[y_off:y_off + shape[0]]
+        if flip:
+            jit_w = canvas.shape[1]
+            visible = contiguous_flip(
+                rows[:, max(jit_w - x_off - shape[1], 0):jit_w - x_off])
+        else:
+            visible = rows[:, x_off:x_off + shape[1]]
         window[:visible.shape[0], :visible.shape[1]] = visible
         return window
 
