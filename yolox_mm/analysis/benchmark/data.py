@@ -16,8 +16,9 @@ MegviiCocoAdapter`, with our pipeline's settings
 degrees, translate, scale, shear, MixUp on with our ratio range, HSV, flip
 0.5, the same canvas). Samples/s in one process (``dataset[i]`` in a loop,
 the implementations interleaved) and through a DataLoader with 2 workers
-(persistent, warmed up; ours and mmdet with ``pseudo_collate``, Megvii with
-torch's ``default_collate``, as its own ``DataLoader``). Data: a synthetic
+(persistent, warmed up; ours and mmdet with their configs' collate
+functions, ours ``shared_pseudo_collate`` and mmdet ``pseudo_collate``, Megvii
+with torch's ``default_collate``, as its own ``DataLoader``). Data: a synthetic
 COCO-format set of JPEGs
 (:func:`yolox_mm.testing.synthetic.write_synthetic_coco`) in a temporary
 directory, or a real set (``Options.data_root``).
@@ -117,6 +118,21 @@ def build_train_dataset(which: str, data_root: str, ann_file: str,
         dataset = DATASETS.build(dict(type=wrapper, dataset=inner,
                                       pipeline=pipeline, **extra))
     return dataset, [t['type'] for t in pipeline]
+
+
+def config_collate(which: str) -> Callable:
+    """The training collate function of ``'ours'`` (``coco_yolox.py``) or
+    ``'mmdet'`` (its ``yolox_s_8xb8-300e_coco.py``): the config's
+    ``train_dataloader.collate_fn``, ``pseudo_collate`` when it names none,
+    looked up as mmengine's ``Runner.build_dataloader`` does."""
+    import yolox_mm  # noqa: F401  (registers ours)
+    from mmengine.registry import FUNCTIONS
+    path = (OUR_CONFIGS / '_base_' / 'datasets' / 'coco_yolox.py'
+            if which == 'ours' else
+            MMDET_CONFIGS / 'yolox_s_8xb8-300e_coco.py')
+    cfg = Config.fromfile(path).train_dataloader.get(
+        'collate_fn', dict(type='pseudo_collate'))
+    return FUNCTIONS.get(cfg['type'])
 
 
 class _ListSampler(torch.utils.data.Sampler):
@@ -278,8 +294,10 @@ def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
                            f'{ours_types} vs {ref_types}')
     fused, _ = build('ours', fuse=True)
     cached, _ = build('ours', cache_images=True)
-    datasets, collates = dict(ours=ours, fused=fused, cached=cached,
-                              mmdet=ref), {}
+    datasets = dict(ours=ours, fused=fused, cached=cached, mmdet=ref)
+    collates = dict.fromkeys(('ours', 'fused', 'cached'),
+                             config_collate('ours'))
+    collates['mmdet'] = config_collate('mmdet')
     if use_megvii(opts):
         from torch.utils.data import default_collate
 

@@ -13,15 +13,14 @@ def chw_tensor(img: np.ndarray) -> torch.Tensor:
     ``PackDetInputs`` makes of it (a 2-D image gets ``C = 1``).
 
     ``cv2.split`` writes the channel planes straight into the tensor's
-    memory for the dtypes OpenCV handles (0.08 ms at 640 x 640 x 3 uint8
-    against 0.6 ms for mmdet's ``permute(2, 0, 1).contiguous()``); other
-    dtypes take numpy's transposed copy.
+    memory for uint8, float32 and float64 images (0.08 ms at 640 x 640 x 3
+    uint8 against 0.6 ms for mmdet's ``permute(2, 0, 1).contiguous()``);
+    other dtypes take numpy's transposed copy.
     """
     if img.ndim < 3:
         img = img[..., None]
     out = np.empty((img.shape[2], ) + img.shape[:2], dtype=img.dtype)
-    if img.dtype in (np.uint8, np.int8, np.uint16, np.int16, np.int32,
-                     np.float32, np.float64) and img.shape[2] <= 512:
+    if img.dtype in (np.uint8, np.float32, np.float64) and img.shape[2] <= 512:
         cv2.split(img, list(out))  # fills the planes of ``out`` in place
     else:
         out[...] = img.transpose(2, 0, 1)
