@@ -51,9 +51,6 @@ train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    # mmengine's pseudo_collate, with each batch's tensors in one shared
-    # buffer per dtype: 3 file descriptors a batch leave a worker, not 40
-    collate_fn=dict(type='yolox_mm.shared_pseudo_collate'),
     dataset=dict(
         # our lean MultiImageMixDataset: no deep copies, and the mode switch
         # reaches persistent workers without respawning them
