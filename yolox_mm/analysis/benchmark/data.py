@@ -16,9 +16,9 @@ MegviiCocoAdapter`, with our pipeline's settings
 degrees, translate, scale, shear, MixUp on with our ratio range, HSV, flip
 0.5, the same canvas). Samples/s in one process (``dataset[i]`` in a loop,
 the implementations interleaved) and through a DataLoader with 2 workers
-(persistent, warmed up; ours and mmdet with their configs' collate
-functions, ours ``shared_pseudo_collate`` and mmdet ``pseudo_collate``, Megvii
-with torch's ``default_collate``, as its own ``DataLoader``). Data: a synthetic
+(persistent, warmed up; ours and mmdet with the collate function of their
+configs, :func:`config_collates`; Megvii with torch's ``default_collate``,
+as its own ``DataLoader``). Data: a synthetic
 COCO-format set of JPEGs
 (:func:`yolox_mm.testing.synthetic.write_synthetic_coco`) in a temporary
 directory, or a real set (``Options.data_root``).
@@ -133,6 +133,15 @@ def config_collate(which: str) -> Callable:
     cfg = Config.fromfile(path).train_dataloader.get(
         'collate_fn', dict(type='pseudo_collate'))
     return FUNCTIONS.get(cfg['type'])
+
+
+def config_collates(names) -> Dict[str, Callable]:
+    """``name -> config_collate`` for the datasets ``names`` of the
+    benchmarks: ``'mmdet'`` gets mmdet's, ``'megvii'`` none (its own
+    collate is set by the caller), every other name (our pipelines) ours."""
+    ours, mmdet = config_collate('ours'), config_collate('mmdet')
+    return {name: mmdet if name == 'mmdet' else ours
+            for name in names if name != 'megvii'}
 
 
 class _ListSampler(torch.utils.data.Sampler):
@@ -295,9 +304,7 @@ def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
     fused, _ = build('ours', fuse=True)
     cached, _ = build('ours', cache_images=True)
     datasets = dict(ours=ours, fused=fused, cached=cached, mmdet=ref)
-    collates = dict.fromkeys(('ours', 'fused', 'cached'),
-                             config_collate('ours'))
-    collates['mmdet'] = config_collate('mmdet')
+    collates = config_collates(datasets)
     if use_megvii(opts):
         from torch.utils.data import default_collate
 

@@ -38,7 +38,7 @@ from mmengine.config import Config
 
 from yolox_mm.testing.megvii_data import build_megvii_pipeline
 from yolox_mm.testing.reference import OUR_CONFIGS
-from .data import (build_train_dataset, config_collate, pipeline_rates,
+from .data import (build_train_dataset, config_collates, pipeline_rates,
                    scaled_pipeline)
 from .sizes import FULL
 
@@ -139,10 +139,9 @@ def rates(datasets: Dict[str, object], samples: int, repeats: int,
                                 warmup=1, c_batch=8, c_batches=batches)
     threads = cv2.getNumThreads()
     cv2.setNumThreads(0)
-    collates = {name: config_collate('mmdet' if name == 'mmdet' else 'ours')
-                for name in datasets if name != 'megvii'}
     try:
-        return pipeline_rates(datasets, sizes, seed, collates)
+        return pipeline_rates(datasets, sizes, seed,
+                              config_collates(datasets))
     finally:
         cv2.setNumThreads(threads)
 
