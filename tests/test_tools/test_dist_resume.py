@@ -5,7 +5,8 @@ The tiny tree training (``tests/tiny_training.py``): 8 images, batch 2 per
 process, 3 epochs of 2 iterations, the mode switch before the last, EMA,
 one persistent DataLoader worker per rank with the RAM cache (the tree
 config's loader), a checkpoint every epoch. The resumed run starts from
-``epoch_1.pth`` of the uninterrupted one with ``--resume``.
+``epoch_1.pth`` of the uninterrupted one with ``--resume``. Also with
+``ChannelsLastHook`` (NHWC weights).
 """
 import shutil
 import subprocess
@@ -35,9 +36,16 @@ def _dist_train(config, work_dir, *args):
                     f'stderr:\n{proc.stderr[-5000:]}')
 
 
-def test_two_process_resume_matches_uninterrupted_on_every_rank(tmp_path):
+@pytest.mark.parametrize('hooks', [(), ("dict(type='ChannelsLastHook')", )],
+                         ids=['nchw', 'channels_last'])
+def test_two_process_resume_matches_uninterrupted_on_every_rank(
+        tmp_path, hooks):
+    # with ChannelsLastHook the launcher wraps with
+    # ChannelsLastDistributedDataParallel (NHWC before DDP's buckets);
+    # converting after the wrap made every tensor differ here
     config = write_tiny_config(
-        tmp_path / 'tiny.py', max_epochs=3, num_last_epochs=1, num_images=8)
+        tmp_path / 'tiny.py', max_epochs=3, num_last_epochs=1, num_images=8,
+        extra_hooks=hooks)
     full, resumed = tmp_path / 'full', tmp_path / 'resumed'
     _dist_train(config, full)
     resumed.mkdir()

@@ -90,6 +90,10 @@ def test_derived_config_types_all_resolve_in_mmdet(derived):
     assert 'DeterministicResumeHook' not in str(d)
     assert 'cache_images' not in d['train_dataloader']['dataset']
     assert d['model']['backbone']['spp_kernal_sizes'] == (5, 9, 13)
+    # our collate (pseudo_collate + one shared buffer) -> mmengine's own
+    assert d['train_dataloader']['collate_fn'] == dict(type='pseudo_collate')
+    assert sbs.resolve_in_mmdet('pseudo_collate').__module__ == \
+        'mmengine.dataset.utils'
 
 
 def test_derived_mmdet_model_and_hooks_are_mmdet_classes(derived):
@@ -130,6 +134,9 @@ def test_derivation_reports_every_change(derived):
     assert ('map    train_dataloader.dataset.type: YOLOXMixImageDataset -> '
             'MultiImageMixDataset (mmdet.') in text
     assert "keep   act_cfg type='SiLU'" in text
+    assert ('map    train_dataloader.collate_fn.type: '
+            'yolox_mm.shared_pseudo_collate -> pseudo_collate '
+            '(mmengine.dataset.utils.pseudo_collate)') in text
     assert sbs.model_activations(cfg.to_dict()) == ['SiLU']
     # the hook priority is the Runner's, not the hook's argument: kept
     assert not any('priority' in c for c in changes)

@@ -58,6 +58,71 @@ def test_prepare_launch_cpu_ddp_uses_gloo_and_no_device_ids(
     assert cfg.sync_bn is None  # SyncBatchNorm needs GPUs
 
 
+@pytest.mark.parametrize('launcher, hooks, wrapper, chosen', [
+    ('pytorch', ['ChannelsLastHook'], None, True),
+    ('slurm', ['yolox_mm.ChannelsLastHook'],
+     dict(type='MMDistributedDataParallel', device_ids=None), True),
+    ('none', ['ChannelsLastHook'], None, False),      # not distributed
+    ('pytorch', ['EMAHook'], None, False),            # no ChannelsLastHook
+    ('pytorch', ['ChannelsLastHook'],
+     dict(type='MMFullyShardedDataParallel'), False),  # the user's choice
+])
+def test_channels_last_before_wrap(launcher, hooks, wrapper, chosen):
+    cfg = Config(dict(launcher=launcher,
+                      custom_hooks=[dict(type=h) for h in hooks]))
+    if wrapper is not None:
+        cfg.model_wrapper_cfg = wrapper
+    before = cfg.to_dict()
+    assert launch.channels_last_before_wrap(cfg) is chosen
+    if not chosen:
+        assert cfg.to_dict() == before
+        return
+    assert cfg.model_wrapper_cfg.type == launch.CHANNELS_LAST_DDP
+    assert cfg.model_wrapper_cfg.broadcast_buffers is False
+    assert cfg.model_wrapper_cfg.find_unused_parameters is False
+    if wrapper is not None:
+        assert cfg.model_wrapper_cfg.device_ids is None  # kept
+
+
+def test_channels_last_ddp_converts_before_the_wrap(tmp_path):
+    # a 1-process gloo group: the module is NHWC when DDP takes it, so its
+    # gradient buckets follow that layout (no stride mismatch warning)
+    import warnings
+
+    import torch
+    import torch.distributed as dist
+    from mmengine.model import is_model_wrapper
+    from mmengine.registry import MODEL_WRAPPERS
+
+    from yolox_mm.engine.model_wrappers import (
+        ChannelsLastDistributedDataParallel)
+
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store',
+                            rank=0, world_size=1)
+    try:
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3),
+                                    torch.nn.BatchNorm2d(4))
+        weight = model[0].weight
+        # looked up as mmengine's Runner.wrap_model does (root registry)
+        cls = MODEL_WRAPPERS.get(launch.CHANNELS_LAST_DDP)
+        assert cls is ChannelsLastDistributedDataParallel
+        wrapped = MODEL_WRAPPERS.build(dict(
+            type=launch.CHANNELS_LAST_DDP, module=model, device_ids=None,
+            broadcast_buffers=False))
+        assert isinstance(wrapped, ChannelsLastDistributedDataParallel)
+        assert is_model_wrapper(wrapped)
+        assert model[0].weight is weight  # identity kept (optimizer)
+        assert weight.is_contiguous(memory_format=torch.channels_last)
+        assert not weight.is_contiguous()
+        x = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')  # "Grad strides do not match"
+            wrapped(x).sum().backward()
+        assert weight.grad.is_contiguous(memory_format=torch.channels_last)
+    finally:
+        dist.destroy_process_group()
+
+
 def test_prepare_launch_initialises_gloo_once(monkeypatch):
     calls = _cpu_only(monkeypatch, initialised=False)
     cfg = Config(dict(launcher='pytorch',

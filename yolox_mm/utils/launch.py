@@ -94,6 +94,45 @@ def prepare_launch(cfg: Config) -> None:
         cfg.sync_bn = None
 
 
+#: The wrapper :func:`channels_last_before_wrap` chooses, by its module path:
+#: mmengine's ``Runner.wrap_model`` looks the type up in mmengine's root
+#: registry, which finds no 'yolox_mm.' name (a grandchild) but imports a
+#: dotted path.
+CHANNELS_LAST_DDP = ('yolox_mm.engine.model_wrappers.'
+                     'ChannelsLastDistributedDataParallel')
+
+
+def channels_last_before_wrap(cfg: Config) -> bool:
+    """If ``cfg`` is distributed and its ``custom_hooks`` have a
+    ``ChannelsLastHook``, wrap the model with
+    :class:`~yolox_mm.engine.model_wrappers.
+    ChannelsLastDistributedDataParallel` (in place): NHWC before DDP builds
+    its gradient buckets, so that resume stays bitwise exact. A
+    ``model_wrapper_cfg`` of another type than mmengine's
+    ``MMDistributedDataParallel`` is left as it is.
+
+    Returns:
+        bool: whether the wrapper was set.
+    """
+    hooks = [type_name(h.get('type', '')) for h in
+             cfg.get('custom_hooks') or [] if isinstance(h, dict)]
+    if cfg.get('launcher', 'none') == 'none' or \
+            'ChannelsLastHook' not in hooks:
+        return False
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    if type_name(wrapper.get('type', 'MMDistributedDataParallel')) not in (
+            'MMDistributedDataParallel',
+            type_name(CHANNELS_LAST_DDP)):
+        return False
+    wrapper['type'] = CHANNELS_LAST_DDP
+    # mmengine's defaults for a wrapper it builds without a config
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters',
+                       cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+    return True
+
+
 def add_launch_args(parser: argparse.ArgumentParser) -> None:
     """The arguments ``tools/train.py`` and ``tools/test.py`` share:
     ``--cfg-options``, ``--launcher`` and ``--local-rank`` (mmdet's)."""
@@ -194,13 +233,15 @@ def build_runner(cfg: Config, config_file: str,
     """Check the data paths of ``loaders`` (exits naming the missing paths),
     install safe checkpoint loading (weights-only ``load_from`` and
     ``--resume``, :func:`~yolox_mm.utils.checkpoint.
-    install_safe_checkpoint_loading`), apply :func:`prepare_launch`, and
-    build the Runner (``runner_type`` if the config names one)."""
+    install_safe_checkpoint_loading`), apply :func:`prepare_launch` and
+    :func:`channels_last_before_wrap`, and build the Runner
+    (``runner_type`` if the config names one)."""
     try:
         check_data_paths(cfg, loaders=loaders)
     except FileNotFoundError as e:
         sys.exit(f'{config_file}: {e}')
     install_safe_checkpoint_loading()
     prepare_launch(cfg)
+    channels_last_before_wrap(cfg)
     return Runner.from_cfg(cfg) if 'runner_type' not in cfg \
         else RUNNERS.build(cfg)

@@ -324,3 +324,46 @@ def test_whole_coco_pipeline_same_boxes():
         assert torch.equal(ga.labels, gb.labels)
         diff = (a['inputs'].int() - b['inputs'].int()).abs().float().mean()
         assert diff <= 1.0
+
+
+def test_seen_region_reads_every_pixel_the_warp_needs(monkeypatch):
+    # Each mosaic source is resized (40 -> 64 is 5 / 8: resize_window's
+    # block path; 37 -> 64 is not) and warped only over the part of its
+    # crop that reaches the output. Warping the whole crop instead (the
+    # earlier code) must give the same sample: same boxes, pixels equal up
+    # to the warp's float rounding of a shifted matrix (<= 1 grey level,
+    # a few values in 10^4).
+    dataset = _random_set(8, [(40, 30), (48, 32), (37, 29)], seed=3)
+    steps = fuse_pipeline(_steps(
+        (64, 64), affine=dict(scaling_ratio_range=(0.5, 2.0))))
+    real = FusedMosaicAffineMixUp._seen_region
+    cut = []
+
+    def counting(where, matrix):
+        region = real(where, matrix)
+        cut.append(region != where.crop)
+        return region
+
+    def samples():
+        ds = YOLOXMixImageDataset(dataset, steps)
+        out = []
+        for seed in range(40):
+            np.random.seed(seed)
+            random.seed(seed)
+            out.append(ds[seed % len(ds)])
+        return out
+
+    monkeypatch.setattr(FusedMosaicAffineMixUp, '_seen_region',
+                        staticmethod(counting))
+    part = samples()
+    assert 0.2 < np.mean(cut) < 1  # the region is often, not always, cut
+    monkeypatch.setattr(FusedMosaicAffineMixUp, '_seen_region',
+                        staticmethod(lambda where, matrix: where.crop))
+    whole = samples()
+    differing = 0
+    for a, b in zip(part, whole):
+        _assert_same_boxes(a, b)
+        delta = np.abs(a['img'].astype(int) - b['img'])
+        assert delta.max() <= 1
+        differing += int((delta > 0).sum())
+    assert differing <= 1e-4 * sum(a['img'].size for a in part)

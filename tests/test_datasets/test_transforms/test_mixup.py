@@ -251,6 +251,13 @@ def test_blend_half_equals_float_mixing_for_every_pair():
     np.testing.assert_array_equal(blend_half(a, b), expected)
     np.testing.assert_array_equal(a, np.meshgrid(np.arange(256),
                                                  np.arange(256))[0])
+    # every pair again in a 3-channel image whose width is not a multiple
+    # of any SIMD width, and through a flipped view (negative stride)
+    a3, b3 = np.resize(a, (97, 229, 3)), np.resize(b, (97, 229, 3))
+    expected3 = ((a3.astype(np.uint16) + b3) // 2).astype(np.uint8)
+    np.testing.assert_array_equal(blend_half(a3, b3), expected3)
+    np.testing.assert_array_equal(blend_half(a3[:, ::-1], b3),
+                                  (a3[:, ::-1].astype(np.uint16) + b3) // 2)
 
 
 @pytest.mark.parametrize('mix_results, received',

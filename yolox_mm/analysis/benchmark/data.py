@@ -16,9 +16,9 @@ MegviiCocoAdapter`, with our pipeline's settings
 degrees, translate, scale, shear, MixUp on with our ratio range, HSV, flip
 0.5, the same canvas). Samples/s in one process (``dataset[i]`` in a loop,
 the implementations interleaved) and through a DataLoader with 2 workers
-(persistent, warmed up; ours and mmdet with the collate function of their
-configs, :func:`config_collates`; Megvii with torch's ``default_collate``,
-as its own ``DataLoader``). Data: a synthetic
+(persistent, warmed up, the loaders taking turns; ours and mmdet with the
+collate function of their configs, :func:`config_collates`; Megvii with
+torch's ``default_collate``, as its own ``DataLoader``). Data: a synthetic
 COCO-format set of JPEGs
 (:func:`yolox_mm.testing.synthetic.write_synthetic_coco`) in a temporary
 directory, or a real set (``Options.data_root``).
@@ -30,9 +30,8 @@ import io
 import json
 import os.path as osp
 import random
-import statistics
 import tempfile
-import time
+from functools import partial
 from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
@@ -198,13 +197,14 @@ def single_process_seconds(datasets: Dict[str, object], sizes: Sizes,
     return times
 
 
-def loader_rate(ds, sizes: Sizes, seed: int,
-                collate: Optional[Callable] = None) -> float:
-    """Median samples/s of a 2-worker DataLoader over ``sizes.c_batches``
-    batches, after a warm-up that starts the (persistent) workers and, for
-    a ``cache_images`` dataset, runs twice over the whole set (each worker
-    fills its own cache). ``collate``: mmengine's ``pseudo_collate`` when
-    None."""
+def started_loader(ds, sizes: Sizes, seed: int,
+                   collate: Optional[Callable] = None
+                   ) -> torch.utils.data.DataLoader:
+    """A 2-worker DataLoader (batch ``sizes.c_batch``, persistent workers,
+    ``collate``: mmengine's ``pseudo_collate`` when None) whose workers are
+    started and warmed up (a ``cache_images`` dataset runs twice over the
+    whole set: each worker fills its own cache); its next passes yield
+    ``sizes.c_batches`` batches of a seeded shuffle."""
     from mmengine.dataset import pseudo_collate
     batch = sizes.c_batch
     cached = getattr(ds, 'cache_images', False)
@@ -218,15 +218,33 @@ def loader_rate(ds, sizes: Sizes, seed: int,
     for _ in loader:  # start the workers, warm up (fill the caches)
         pass
     sampler.indices = _shuffled(batch * sizes.c_batches, len(ds), seed)
-    rates = []
-    for _ in range(max(1, sizes.repeats // 2)):
-        start = time.perf_counter()
-        for _ in loader:
-            pass
-        rates.append(len(sampler) / (time.perf_counter() - start))
-    del loader
+    return loader
+
+
+def _one_pass(loader) -> None:
+    for _ in loader:
+        pass
+
+
+def loader_rates(datasets: Dict[str, object], sizes: Sizes, seed: int,
+                 collates: Optional[Dict[str, Callable]] = None
+                 ) -> Dict[str, float]:
+    """Median samples/s of a 2-worker DataLoader of each dataset
+    (:func:`started_loader`) over ``sizes.repeats`` passes of
+    ``sizes.c_batches`` batches. The loaders are all started first and
+    then take turns, one pass each (:func:`time_interleaved`), so that a
+    change of the machine's speed hits all of them; a loader's workers
+    are idle while the others run."""
+    collates = collates or {}
+    loaders = {name: started_loader(ds, sizes, seed, collates.get(name))
+               for name, ds in datasets.items()}
+    passes = {name: partial(_one_pass, loader)
+              for name, loader in loaders.items()}
+    times, _ = time_interleaved(passes, max(1, sizes.repeats), warmup=0)
+    samples = {name: len(loader.sampler) for name, loader in loaders.items()}
+    del loaders, passes
     gc.collect()
-    return statistics.median(rates)
+    return {name: samples[name] / times[name] for name in datasets}
 
 
 def pipeline_rates(datasets: Dict[str, object], sizes: Sizes, seed: int,
@@ -235,10 +253,8 @@ def pipeline_rates(datasets: Dict[str, object], sizes: Sizes, seed: int,
     """Samples/s of each dataset: ``(one process, 2-worker DataLoader)``;
     ``collates``: name -> collate function of its loader (default
     ``pseudo_collate``)."""
-    collates = collates or {}
     times = single_process_seconds(datasets, sizes, seed)
-    loader = {name: loader_rate(ds, sizes, seed, collates.get(name))
-              for name, ds in datasets.items()}
+    loader = loader_rates(datasets, sizes, seed, collates)
     return {name: (sizes.c_samples / times[name], loader[name])
             for name in datasets}
 
@@ -336,7 +352,8 @@ def section_data(sizes: Sizes, opts: Options,
     title = (f'(c) training data pipeline {" -> ".join(names)} at '
              f'{scale}x{scale}; {what}; samples/s (median of '
              f'{sizes.repeats} passes of {sizes.c_samples} samples; '
-             f'2-worker DataLoader: batch {sizes.c_batch}, '
-             f'{sizes.c_batches} batches after warm-up)')
+             f'2-worker DataLoader: batch {sizes.c_batch}, median of '
+             f'{sizes.repeats} passes of {sizes.c_batches} batches after '
+             'warm-up, the loaders taking turns)')
     notes = [CACHE_NOTE] + ([MEGVII_NOTE] if use_megvii(opts) else [])
     return SectionResult(title, HEADER, rows, notes, summary)

@@ -45,6 +45,9 @@ TYPE_MAP = {
     # mmengine's CheckpointHook, writing through a temporary file + rename
     # (same checkpoints, crash-safe)
     'AtomicCheckpointHook': 'CheckpointHook',
+    # mmengine's pseudo_collate whose batch, in a DataLoader worker, lies in
+    # one shared-memory buffer per dtype (same values; fewer descriptors)
+    'shared_pseudo_collate': 'pseudo_collate',
 }
 # Our components without an mmdet equivalent: dropped, with the reason.
 DROP_TYPES = {
@@ -89,13 +92,17 @@ def our_registered_types() -> Dict[str, str]:
 
 
 def _mmdet_registries():
+    """The registries an mmdet run looks types up in: mmdet's, and
+    mmengine's ``FUNCTIONS`` (mmdet has none of its own; ``Runner`` looks
+    ``collate_fn`` up there)."""
     from mmdet import registry as m
+    from mmengine.registry import FUNCTIONS
     return [
         m.MODELS, m.TASK_UTILS, m.TRANSFORMS, m.HOOKS, m.DATASETS,
         m.DATA_SAMPLERS, m.PARAM_SCHEDULERS, m.OPTIMIZERS, m.OPTIM_WRAPPERS,
         m.OPTIM_WRAPPER_CONSTRUCTORS, m.METRICS, m.EVALUATOR, m.VISUALIZERS,
         m.VISBACKENDS, m.LOG_PROCESSORS, m.LOOPS, m.RUNNERS,
-        m.WEIGHT_INITIALIZERS, m.MODEL_WRAPPERS
+        m.WEIGHT_INITIALIZERS, m.MODEL_WRAPPERS, FUNCTIONS
     ]
 
 
@@ -113,9 +120,10 @@ def resolve_in_mmdet(type_name: str):
 
 
 def _init_params(cls) -> Tuple[set, bool]:
-    """Names of ``cls.__init__``'s parameters and whether it takes
-    ``**kwargs``."""
-    params = inspect.signature(cls.__init__).parameters.values()
+    """Names of ``cls.__init__``'s parameters (of ``cls`` itself for a
+    registered function) and whether it takes ``**kwargs``."""
+    target = cls.__init__ if isinstance(cls, type) else cls
+    params = inspect.signature(target).parameters.values()
     names = {p.name for p in params} - {'self'}
     var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
     return names, var_kw

@@ -37,6 +37,7 @@ from .mixup import MixUp, blend_half
 from .mosaic import (MOSAIC_PLACES, MOSAIC_SKIPPED, Mosaic,
                      checked_mix_results, mosaic_placement, resize_keep_ratio)
 from .random_affine import RandomAffine
+from .resize_window import resize_window
 from .twins import with_exact_twin
 
 #: The transforms :func:`fuse_pipeline` replaces, in pipeline order.
@@ -438,25 +439,58 @@ class FusedMosaicAffineMixUp(BaseTransform):
                      place: str, where: _Placement,
                      matrix: np.ndarray) -> None:
         """One source: the part of ``img`` behind its crop, framed
-        (:data:`SEAM_FRAMES`), through resize, paste and ``matrix`` (the
-        resize done first by ``cv2.resize`` unless ``single_resample``)."""
+        (:data:`SEAM_FRAMES`), through resize, paste and ``matrix``. Unless
+        ``single_resample``, the resize is done first by ``cv2.resize``, and
+        only over the part of the crop that reaches ``where.box``
+        (:meth:`_seen_region`, :func:`resize_window`: the same pixels)."""
+        matrix = matrix.astype(np.float64)
         (scale_x, scale_y), paste, crop = where.scale, where.paste, where.crop
-        if not self.single_resample and (scale_x, scale_y) != (1., 1.):
-            img, _ = resize_keep_ratio(img, self.mosaic.img_scale)
+        if self.single_resample:
+            h, w = img.shape[:2]
+            new_w, new_h = round(w * scale_x), round(h * scale_y)
+            u0, u1 = source_roi(crop[0], crop[2], scale_x, w, new_w)
+            v0, v1 = source_roi(crop[1], crop[3], scale_y, h, new_h)
+            part, frame = img[v0:v1, u0:u1], SEAM_FRAMES[place]
+        else:  # in pixels of the resized image, the part that is seen
+            u0, v0, u1, v1 = self._seen_region(where, matrix)
+            if u1 <= u0 or v1 <= v0:
+                return  # its bounding box meets the output, it does not
+            at_crop_edge = (v0 == crop[1], v1 == crop[3], u0 == crop[0],
+                            u1 == crop[2])
+            frame = tuple(side if edge else None
+                          for side, edge in zip(SEAM_FRAMES[place],
+                                                at_crop_edge))
+            if (scale_x, scale_y) == (1., 1.):
+                part = img[v0:v1, u0:u1]
+            else:
+                new_wh = (round(img.shape[1] * scale_x),
+                          round(img.shape[0] * scale_y))
+                part = resize_window(img, new_wh, (u0, v0, u1, v1))
             scale_x = scale_y = 1.
-        h, w = img.shape[:2]
-        new_w, new_h = round(w * scale_x), round(h * scale_y)
-        u0, u1 = source_roi(crop[0], crop[2], scale_x, w, new_w)
-        v0, v1 = source_roi(crop[1], crop[3], scale_y, h, new_h)
-        roi, top, left = framed(img[v0:v1, u0:u1], SEAM_FRAMES[place],
-                                self.mosaic.pad_val)
+        roi, top, left = framed(part, frame, self.mosaic.pad_val)
         # ROI pixel a is source pixel u0 - left + a; resize, paste shift
         dx, dy = paste[0] - crop[0], paste[1] - crop[1]
         to_canvas = axis_affine(scale_x, scale_y,
                                 scale_x * (u0 - left + 0.5) - 0.5 + dx,
                                 scale_y * (v0 - top + 0.5) - 0.5 + dy)
-        warp_into(canvas, roi, matrix.astype(np.float64) @ to_canvas,
-                  where.box)
+        warp_into(canvas, roi, matrix @ to_canvas, where.box)
+
+    @staticmethod
+    def _seen_region(where: _Placement,
+                     matrix: np.ndarray) -> Tuple[int, int, int, int]:
+        """``(x0, y0, x1, y1)``, exclusive ends: the pixels of the resized
+        source inside its crop that the warp reads for the output pixels
+        of ``where.box`` (the box mapped back through ``matrix`` and the
+        paste shift, with 2 pixels of margin for the bilinear taps)."""
+        x0, y0, x1, y1 = where.box
+        back = project_points(np.linalg.inv(matrix),
+                              rect_corners(x0, y0, x1 - 1, y1 - 1))
+        paste, crop = where.paste, where.crop
+        back -= (paste[0] - crop[0], paste[1] - crop[1])
+        lo = np.floor(back.min(0)).astype(int) - 2
+        hi = np.ceil(back.max(0)).astype(int) + 3
+        return (max(crop[0], int(lo[0])), max(crop[1], int(lo[1])),
+                min(crop[2], int(hi[0])), min(crop[3], int(hi[1])))
 
     def _affine_boxes(self, boxes, labels, flags, canvas_wh, matrix,
                       out_hw):

@@ -38,10 +38,15 @@ def has_trainable_instance(data_info: dict) -> bool:
 def blend_half(img: np.ndarray, other: np.ndarray) -> np.ndarray:
     """``uint8(0.5 * img + 0.5 * other)``, the YOLOX mixing.
 
-    For uint8 images this is ``floor((a + b) / 2)``, computed without
-    widening as ``(a & b) + ((a ^ b) >> 1)`` (``a + b = 2 (a & b) + (a ^
-    b)``): equal to mmdet's float expression for every pair of values, and
-    ~15x faster than ``(a.astype(uint16) + b) >> 1`` at 640 x 640 x 3.
+    For uint8 images this is ``floor((a + b) / 2)``, computed in one
+    OpenCV pass as ``cv2.addWeighted(a, 0.5, b, 0.5, -0.25)``: OpenCV rounds
+    ``0.5 a + 0.5 b - 0.25`` (exact in float32: every term is a multiple
+    of 0.25) to the nearest integer, which is ``k`` for ``a + b = 2k``
+    (``k - 0.25``) and for ``a + b = 2k + 1`` (``k + 0.25``); never a tie,
+    so no rounding mode or SIMD path can change it. Equal to mmdet's
+    float expression for every pair of values
+    (``test_blend_half_equals_float_mixing_for_every_pair``) and ~3x faster
+    than the four numpy passes of ``(a & b) + ((a ^ b) >> 1)``.
 
     Args:
         img: ``[H, W, C]`` image (usually uint8).
@@ -50,12 +55,8 @@ def blend_half(img: np.ndarray, other: np.ndarray) -> np.ndarray:
     Returns:
         A new uint8 image.
     """
-    if img.dtype == np.uint8:
-        mixed = np.bitwise_and(img, other)
-        half = np.bitwise_xor(img, other)
-        half >>= 1
-        mixed += half
-        return mixed
+    if img.dtype == np.uint8 and other.dtype == np.uint8:
+        return cv2.addWeighted(img, 0.5, other, 0.5, -0.25)
     return (0.5 * img.astype(np.float32) +
             0.5 * other.astype(np.float32)).astype(np.uint8)
 

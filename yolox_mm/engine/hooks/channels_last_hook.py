@@ -8,13 +8,18 @@ differ from NCHW only by float rounding.
 Not conv+BN fusion: the model trained is the same model.
 
 Opt-in (``custom_hooks += [dict(type='ChannelsLastHook')]``), not used by
-any shipped config: under DDP (``tools/dist_train.sh``) a resumed run is
-then **not** bitwise equal to the uninterrupted one
-(``tests/test_tools/test_dist_resume.py`` with this hook: every tensor
-differs; without it: none). The hook converts the model after DDP has
-built its gradient buckets from the NCHW parameters. Single-process resume
-stays exact (``tests/test_engine/test_resume.py``). The hook logs a warning
-when the model is wrapped.
+any shipped config. Under DDP the conversion must come before the wrap: DDP
+builds its gradient buckets from the parameters' layout, and mmengine's
+``Runner`` wraps the model before any hook runs. Our launcher
+(``tools/train.py``, ``tools/dist_train.sh``) therefore wraps a distributed
+run that has this hook with
+:class:`~yolox_mm.engine.model_wrappers.ChannelsLastDistributedDataParallel`
+(NHWC first), and a resumed run is then bitwise equal to the
+uninterrupted one (``tests/test_tools/test_dist_resume.py``, with and
+without the hook). Under any other wrapper the hook converts the wrapped
+module as before and logs a warning: resume is then not bitwise exact
+(every tensor differed in that test). Single-process resume is exact
+(``tests/test_engine/test_resume.py``).
 """
 import torch
 from mmengine.hooks import Hook
@@ -22,6 +27,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from yolox_mm.registry import HOOKS
+from yolox_mm.engine.model_wrappers import ChannelsLastDistributedDataParallel
 
 
 @HOOKS.register_module()
@@ -40,7 +46,9 @@ class ChannelsLastHook(Hook):
 
     def before_run(self, runner) -> None:
         model = runner.model
-        if is_model_wrapper(model):
+        if isinstance(model, ChannelsLastDistributedDataParallel):
+            model = model.module  # already NHWC, before the wrap
+        elif is_model_wrapper(model):
             print_log('ChannelsLastHook under a model wrapper (DDP): training '
                       'works, but a resumed run is not bitwise equal to an '
                       'uninterrupted one', logger='current', level=30)
