@@ -18,7 +18,9 @@ the whole chain from a source pixel to an output pixel is one ``2 x 3``
 matrix: ``M_affine @ paste @ resize`` for a mosaic source and ``crop @ flip
 @ jitter @ letterbox`` for the MixUp partner. No ``2W x 2H`` canvas is
 built. By default a source that Mosaic resizes is still resized first (the
-same ``cv2.resize``) and the partner goes through MixUp's own steps on a
+same ``cv2.resize`` pixels, computed only over the part of its crop that
+reaches the output: :func:`~yolox_mm.datasets.transforms.resize_window.
+resize_window`) and the partner goes through MixUp's own steps on a
 uint8 canvas, so that the pixels match the three-step path; with
 ``single_resample=True`` each source is sampled once, by the whole matrix.
 """
