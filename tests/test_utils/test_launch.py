@@ -84,43 +84,56 @@ def test_channels_last_before_wrap(launcher, hooks, wrapper, chosen):
         assert cfg.model_wrapper_cfg.device_ids is None  # kept
 
 
+# Run in a child process with a timeout: tearing down an in-process gloo
+# group under a live DDP reducer can hang in ~ProcessGroupGloo (seen once
+# in CI), so the child checks, prints 'ok' and leaves with os._exit.
+_WRAP_CHECK = """
+import os, sys, warnings
+import torch, torch.distributed as dist
+from mmengine.model import is_model_wrapper
+from mmengine.registry import MODEL_WRAPPERS
+from yolox_mm.engine.model_wrappers import ChannelsLastDistributedDataParallel
+from yolox_mm.utils import launch
+
+dist.init_process_group('gloo', init_method='file://' + sys.argv[1],
+                        rank=0, world_size=1)
+model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+weight = model[0].weight
+# looked up as mmengine's Runner.wrap_model does (root registry)
+assert MODEL_WRAPPERS.get(launch.CHANNELS_LAST_DDP) is \\
+    ChannelsLastDistributedDataParallel
+wrapped = MODEL_WRAPPERS.build(dict(type=launch.CHANNELS_LAST_DDP,
+                                    module=model, device_ids=None,
+                                    broadcast_buffers=False))
+assert isinstance(wrapped, ChannelsLastDistributedDataParallel)
+assert is_model_wrapper(wrapped)
+assert model[0].weight is weight  # identity kept (optimizer)
+assert weight.is_contiguous(memory_format=torch.channels_last)
+assert not weight.is_contiguous()
+x = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
+with warnings.catch_warnings():
+    warnings.simplefilter('error')  # 'Grad strides do not match ...'
+    wrapped(x).sum().backward()
+assert weight.grad.is_contiguous(memory_format=torch.channels_last)
+print('ok', flush=True)
+os._exit(0)
+"""
+
+
 def test_channels_last_ddp_converts_before_the_wrap(tmp_path):
     # a 1-process gloo group: the module is NHWC when DDP takes it, so its
     # gradient buckets follow that layout (no stride mismatch warning)
-    import warnings
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    import torch
-    import torch.distributed as dist
-    from mmengine.model import is_model_wrapper
-    from mmengine.registry import MODEL_WRAPPERS
-
-    from yolox_mm.engine.model_wrappers import (
-        ChannelsLastDistributedDataParallel)
-
-    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store',
-                            rank=0, world_size=1)
-    try:
-        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3),
-                                    torch.nn.BatchNorm2d(4))
-        weight = model[0].weight
-        # looked up as mmengine's Runner.wrap_model does (root registry)
-        cls = MODEL_WRAPPERS.get(launch.CHANNELS_LAST_DDP)
-        assert cls is ChannelsLastDistributedDataParallel
-        wrapped = MODEL_WRAPPERS.build(dict(
-            type=launch.CHANNELS_LAST_DDP, module=model, device_ids=None,
-            broadcast_buffers=False))
-        assert isinstance(wrapped, ChannelsLastDistributedDataParallel)
-        assert is_model_wrapper(wrapped)
-        assert model[0].weight is weight  # identity kept (optimizer)
-        assert weight.is_contiguous(memory_format=torch.channels_last)
-        assert not weight.is_contiguous()
-        x = torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)
-        with warnings.catch_warnings():
-            warnings.simplefilter('error')  # "Grad strides do not match"
-            wrapped(x).sum().backward()
-        assert weight.grad.is_contiguous(memory_format=torch.channels_last)
-    finally:
-        dist.destroy_process_group()
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        [sys.executable, '-c', _WRAP_CHECK, str(tmp_path / 'store')],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == 'ok', \
+        proc.stderr[-3000:]
 
 
 def test_prepare_launch_initialises_gloo_once(monkeypatch):
