@@ -37,7 +37,7 @@ from yolox_mm.registry import TRANSFORMS
 from yolox_mm.utils.type_name import type_name
 from .mixup import MixUp, blend_half
 from .mosaic import (MOSAIC_PLACES, MOSAIC_SKIPPED, Mosaic,
-                     checked_mix_results, mosaic_placement, resize_keep_ratio)
+                     checked_mix_results, mosaic_placement)
 from .random_affine import RandomAffine
 from .resize_window import resize_window
 from .twins import with_exact_twin
