@@ -1,10 +1,11 @@
 """LUTYOLOXHSVRandomAug against mmdet's YOLOXHSVRandomAug."""
+import cv2
 import numpy as np
 import pytest
 from mmdet.datasets.transforms import YOLOXHSVRandomAug
 
 from yolox_mm.datasets.transforms import LUTYOLOXHSVRandomAug
-from yolox_mm.datasets.transforms.hsv_lut import hsv_tables
+from yolox_mm.datasets.transforms.hsv_lut import hsv_tables, shift_hsv
 
 
 def test_tables_by_hand():
@@ -32,3 +33,32 @@ def test_rejects_float_images():
     with pytest.raises(ValueError, match='uint8'):
         LUTYOLOXHSVRandomAug().transform(
             dict(img=np.zeros((4, 4, 3), np.float32)))
+
+
+def test_opencv_hue_is_below_180_for_every_colour():
+    """The premise of leaving a channel with zero gain as it is: mmdet's
+    ``(h + 0) % 180`` is ``h`` only for ``h < 180``."""
+    v = np.arange(1 << 24, dtype=np.uint32)
+    img = np.stack([(v >> 16) & 255, (v >> 8) & 255, v & 255],
+                   axis=-1).astype(np.uint8).reshape(4096, 4096, 3)
+    assert cv2.cvtColor(img, cv2.COLOR_BGR2HSV)[..., 0].max() == 179
+
+
+@pytest.mark.parametrize('gains', [(0, 0, 0), (-5, 0, 0), (4, 0, 0),
+                                   (0, 30, 0), (0, -30, 0), (0, 0, 255),
+                                   (0, 0, -255), (5, -17, 22),
+                                   (-3, 255, -1), (179, -256, 300)])
+def test_shift_hsv_equals_mmdets_int16_arithmetic(gains):
+    rng = np.random.RandomState(sum(gains) % 97)
+    # every hue 0-179 and every saturation / value 0-255 occurs
+    hsv = np.stack([np.tile(np.arange(180), 256 * 3)[:256 * 180],
+                    np.tile(np.arange(256), 180),
+                    rng.permutation(np.tile(np.arange(256), 180))],
+                   axis=-1).astype(np.uint8).reshape(180, 256, 3)
+    gains = np.array(gains, dtype=np.int16)
+    expected = hsv.astype(np.int16)
+    expected[..., 0] = (expected[..., 0] + gains[0]) % 180
+    expected[..., 1] = np.clip(expected[..., 1] + gains[1], 0, 255)
+    expected[..., 2] = np.clip(expected[..., 2] + gains[2], 0, 255)
+    shift_hsv(hsv, gains)
+    np.testing.assert_array_equal(hsv, expected.astype(np.uint8))

@@ -35,6 +35,7 @@ from mmdet.structures.bbox import autocast_box_type
 
 from yolox_mm.registry import TRANSFORMS
 from yolox_mm.utils.type_name import type_name
+from .heap import keep_images_on_heap
 from .mixup import MixUp, blend_half
 from .mosaic import (MOSAIC_PLACES, MOSAIC_SKIPPED, Mosaic,
                      checked_mix_results, mosaic_placement)
@@ -141,7 +142,13 @@ def warp_into(dst: np.ndarray, src: np.ndarray, matrix: np.ndarray,
     into ``dst`` in place, only inside ``box`` (``x0, y0, x1, y1``, see
     :func:`dst_box`) and only where the source covers the pixel
     (``BORDER_TRANSPARENT``): other pixels keep their values. Writes into a
-    view of ``dst``, no copy."""
+    view of ``dst``, no copy.
+
+    The fused step passes BGRA images (``dst`` and ``src`` with the same
+    channels): OpenCV 5's bilinear ``warpAffine`` of uint8 is vectorized
+    for 1 and 4 channels but not for 3 (0.45 against 0.75 ms for a 360 x
+    360 box), and each channel is interpolated on its own, so the B, G, R
+    channels are the same bit for bit (``test_fused_mosaic.py``)."""
     x0, y0, x1, y1 = box
     shifted = axis_affine(1., 1., -x0, -y0) @ matrix
     cv2.warpAffine(src, shifted[:2], (x1 - x0, y1 - y0),
@@ -217,11 +224,12 @@ class FusedMosaicAffineMixUp(BaseTransform):
     the three-step path; its extra images are not loaded at all (the
     three-step path loads and discards them).
 
-    Pixels: the output is filled with ``pad_val`` and each source is
-    warped into it with ``BORDER_TRANSPARENT``, from its crop with a
-    1-pixel frame (:data:`SEAM_FRAMES`: ``pad_val`` outside, the edge
-    replicated towards a later neighbour; one ``cv2.copyMakeBorder`` of
-    the crop), so that bilinear sampling blends the image edges with the
+    Pixels: the output (BGRA while the sources are warped into it, see
+    :func:`warp_into`; BGR when returned) is filled with ``pad_val`` and
+    each source is warped into it with ``BORDER_TRANSPARENT``, from its
+    crop with a 1-pixel frame (:data:`SEAM_FRAMES`: ``pad_val`` outside,
+    the edge replicated towards a later neighbour; one
+    ``cv2.copyMakeBorder`` of the crop), so that bilinear sampling blends the image edges with the
     pad and reaches the seams between the four images. Differences to the
     three-step path: ``warpAffine``'s fixed-point interpolation where the
     three-step path uses ``warpPerspective`` / ``cv2.resize``; along the
@@ -230,6 +238,12 @@ class FusedMosaicAffineMixUp(BaseTransform):
     (``warpAffine``) where MixUp truncates its float32 canvas. With
     ``single_resample`` also one bilinear sampling instead of two for a
     resized source (sharper: the three-step path blurs it twice).
+
+    Allocator: the first :meth:`transform` of a process calls
+    :func:`~yolox_mm.datasets.transforms.heap.keep_images_on_heap`, so
+    that glibc keeps the per-sample images on its heap instead of mapping
+    and unmapping them from the kernel every sample (~30 % of the step in a
+    process of its own).
 
     Required and modified keys: those of
     :class:`~yolox_mm.datasets.transforms.Mosaic` (``img`` ``[h, w, 3]``
@@ -349,16 +363,19 @@ class FusedMosaicAffineMixUp(BaseTransform):
                 'each transform (the dataset wrapper does); it draws the '
                 'mosaic centre and the affine matrix')
         (skipped, center, matrix, unseen), self._pending = self._pending, None
+        keep_images_on_heap()  # once per process: see heap.py
         if skipped:
             results[MOSAIC_SKIPPED] = True
             return results
         sources = self._sources(results, unseen)
         out_w, out_h = self._out_wh()
-        canvas = np.full((out_h, out_w, 3), self.mosaic.pad_val,
+        # BGRA while warping: OpenCV's bilinear warpAffine is vectorized
+        # for 4 channels, not 3 (:func:`warp_into`)
+        canvas = np.full((out_h, out_w, 4), self.mosaic.pad_val,
                          dtype=np.uint8)
         boxes, labels, flags = self._mosaic_into(canvas, sources[:4], center,
                                                  matrix)
-        results['img'] = canvas
+        results['img'] = cv2.cvtColor(canvas, cv2.COLOR_BGRA2BGR)
         results['img_shape'] = canvas.shape[:2]
         results['gt_bboxes'] = boxes
         results['gt_bboxes_labels'] = labels
@@ -475,7 +492,8 @@ class FusedMosaicAffineMixUp(BaseTransform):
         to_canvas = axis_affine(scale_x, scale_y,
                                 scale_x * (u0 - left + 0.5) - 0.5 + dx,
                                 scale_y * (v0 - top + 0.5) - 0.5 + dy)
-        warp_into(canvas, roi, matrix @ to_canvas, where.box)
+        warp_into(canvas, cv2.cvtColor(roi, cv2.COLOR_BGR2BGRA),
+                  matrix @ to_canvas, where.box)
 
     @staticmethod
     def _seen_region(where: _Placement,
