@@ -35,3 +35,18 @@ def test_decodes_per_sample_counts_the_loads():
                               seed=0) == 5.0
     visible = YOLOXMixImageDataset(dataset, fuse_pipeline(steps))
     assert decodes_per_sample(visible, 6, seed=0) < 5.0
+
+
+def test_both_benchmarks_collate_each_side_as_its_own_loader():
+    """Ours: the config's collate; mmdet: its config's; Megvii: torch's
+    ``default_collate``, as its own DataLoader (both benchmarks use this
+    one mapping)."""
+    from mmengine.dataset import pseudo_collate
+    from torch.utils.data import default_collate
+
+    from yolox_mm.analysis.benchmark.data import config_collates
+    from yolox_mm.datasets.shared_collate import shared_pseudo_collate
+    collates = config_collates(['three_step', 'fused', 'mmdet', 'megvii'])
+    assert collates == dict(three_step=shared_pseudo_collate,
+                            fused=shared_pseudo_collate,
+                            mmdet=pseudo_collate, megvii=default_collate)

@@ -135,12 +135,14 @@ def config_collate(which: str) -> Callable:
 
 
 def config_collates(names) -> Dict[str, Callable]:
-    """``name -> config_collate`` for the datasets ``names`` of the
-    benchmarks: ``'mmdet'`` gets mmdet's, ``'megvii'`` none (its own
-    collate is set by the caller), every other name (our pipelines) ours."""
+    """``name -> collate`` for the datasets ``names`` of the benchmarks:
+    ``'mmdet'`` gets mmdet's :func:`config_collate`, ``'megvii'`` torch's
+    ``default_collate`` (what Megvii's own ``DataLoader`` uses), every
+    other name (our pipelines) ours."""
+    from torch.utils.data import default_collate
     ours, mmdet = config_collate('ours'), config_collate('mmdet')
-    return {name: mmdet if name == 'mmdet' else ours
-            for name in names if name != 'megvii'}
+    special = dict(mmdet=mmdet, megvii=default_collate)
+    return {name: special.get(name, ours) for name in names}
 
 
 class _ListSampler(torch.utils.data.Sampler):
@@ -320,18 +322,15 @@ def _measure(sizes: Sizes, opts: Options, data_root: str, ann_file: str,
     fused, _ = build('ours', fuse=True)
     cached, _ = build('ours', cache_images=True)
     datasets = dict(ours=ours, fused=fused, cached=cached, mmdet=ref)
-    collates = config_collates(datasets)
     if use_megvii(opts):
-        from torch.utils.data import default_collate
-
         from yolox_mm.testing.megvii_data import build_megvii_pipeline
         pipeline = scaled_pipeline(Config.fromfile(
             OUR_CONFIGS / '_base_' / 'datasets' /
             'coco_yolox.py').train_pipeline, sizes.c_scale)
         datasets['megvii'] = build_megvii_pipeline(
             data_root, ann_file, img_prefix, sizes.c_scale, pipeline)
-        collates['megvii'] = default_collate
-    return names, pipeline_rates(datasets, sizes, opts.seed, collates)
+    return names, pipeline_rates(datasets, sizes, opts.seed,
+                                 config_collates(datasets))
 
 
 def section_data(sizes: Sizes, opts: Options,
