@@ -229,9 +229,9 @@ class FusedMosaicAffineMixUp(BaseTransform):
     each source is warped into it with ``BORDER_TRANSPARENT``, from its
     crop with a 1-pixel frame (:data:`SEAM_FRAMES`: ``pad_val`` outside,
     the edge replicated towards a later neighbour; one
-    ``cv2.copyMakeBorder`` of the crop), so that bilinear sampling blends the image edges with the
-    pad and reaches the seams between the four images. Differences to the
-    three-step path: ``warpAffine``'s fixed-point interpolation where the
+    ``cv2.copyMakeBorder`` of the crop), so that bilinear sampling blends
+    the image edges with the pad and reaches the seams between the four
+    images. Differences to the three-step path: ``warpAffine``'s fixed-point interpolation where the
     three-step path uses ``warpPerspective`` / ``cv2.resize``; along the
     seams a band of about 1 canvas pixel (the edge pixel replicated
     instead of blended with the neighbour); the MixUp window is rounded
