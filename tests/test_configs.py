@@ -378,13 +378,16 @@ def test_scale_augmentation(scale, canvas, mixup, affine, mosaic_prob, sizes):
 
 def test_tree_recipe():
     """The recipe `make trees` was recorded with (README): 200 epochs, the
-    last 15 without Mosaic, 3 warm-up epochs, lr 0.02 at batch 4, 416
+    last 15 without Mosaic, 3 warm-up epochs, lr 0.04 at batch 4, 416
     canvas, Mosaic on every image, scale 0.75-1.25, multi-scale 352-480,
-    evaluation and checkpoint every 50 epochs, NMS at IoU 0.5, seed 0."""
+    evaluation and checkpoint every 50 epochs, NMS at IoU 0.5, NHWC
+    weights, seed 0."""
     cfg = read_config(TREE)
     assert (cfg.max_epochs, cfg.num_last_epochs, cfg.warmup_epochs,
             cfg.base_lr, cfg.batch_size, cfg.img_scale, cfg.val_interval) \
-        == (200, 15, 3, 0.02, 4, (416, 416), 50)
+        == (200, 15, 3, 0.04, 4, (416, 416), 50)
+    assert cfg.optim_wrapper.optimizer.lr == 0.04
+    assert cfg.param_scheduler[1].eta_min == pytest.approx(0.002)
     assert knob_disagreements(cfg) == []
     train = cfg.train_dataloader.dataset.pipeline
     assert _types(train) == [
@@ -401,7 +404,7 @@ def test_tree_recipe():
     assert cfg.randomness.seed == 0
     assert _types(cfg.custom_hooks) == [
         'YOLOXModeSwitchHook', 'SyncNormHook', 'EMAHook',
-        'DeterministicResumeHook']
+        'DeterministicResumeHook', 'ChannelsLastHook']
 
 
 def test_pss_recipe():

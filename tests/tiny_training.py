@@ -142,7 +142,7 @@ TREE_CONFIG = REPO / 'configs' / 'yolox_nano_1xb4-200e_deepforest.py'
 _TINY_CONFIG = """\
 _base_ = {base!r}
 from yolox_mm.utils.config_deltas import (  # noqa: E402
-    set_fields, with_canvas)
+    drop_type, set_fields, with_canvas)
 
 custom_imports = dict(
     imports=['yolox_mm', 'tests.tiny_training'{extra_imports}],
@@ -174,8 +174,9 @@ val_evaluator = None
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = {param_scheduler}
+# NCHW unless a test asks for the tree config's ChannelsLastHook
 custom_hooks = set_fields(
-    _base_.custom_hooks, 'YOLOXModeSwitchHook',
+    drop_type(_base_.custom_hooks, 'ChannelsLastHook'), 'YOLOXModeSwitchHook',
     num_last_epochs=num_last_epochs) + [
     dict(type='ProbeEpochStateHook'),
     dict(type='ProbeRankStateHook'),
