@@ -75,8 +75,8 @@ train_cfg = dict(
 optim_wrapper = dict(optimizer=dict(lr=base_lr))
 param_scheduler = yolox_lr_schedule(max_epochs, num_last_epochs, warmup_epochs,
                                     base_lr)
-# NHWC weights: the same model, 1.38x faster over `make trees` on a 2-core
-# Intel VM (docs/tree_recipe.md); results differ from NCHW by float rounding
+# NHWC weights: the same model, 1.23x faster an iteration on a 2-core Intel
+# VM (docs/tree_recipe.md); results differ from NCHW by float rounding
 custom_hooks = set_fields(_base_.custom_hooks, 'YOLOXModeSwitchHook',
                           num_last_epochs=num_last_epochs) + [
                               dict(type='ChannelsLastHook')]

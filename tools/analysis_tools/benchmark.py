@@ -73,6 +73,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='relative to --data-root')
     parser.add_argument('--num-images', type=int, default=None,
                         help='size of the synthetic set (default 200)')
+    parser.add_argument('--d-scale', default=None,
+                        choices=('nano', 'tiny', 's', 'm', 'l', 'x'),
+                        help='model of section d (default s; nano with '
+                        '--d-size 416 is the tree job\'s model)')
+    parser.add_argument('--d-size', type=int, default=None,
+                        help='input side of section d (default 640)')
     parser.add_argument('--profile', action='store_true',
                         help='print torch.profiler top ops of ours in a '
                         '(G=50) and d')
@@ -90,7 +96,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def sizes_and_options(args: argparse.Namespace):
     """The :class:`Sizes` and :class:`Options` that ``args`` ask for."""
     sizes = SMOKE if args.smoke else FULL
-    overrides = {key: getattr(args, key) for key in ('repeats', 'warmup')
+    overrides = {key: getattr(args, key)
+                 for key in ('repeats', 'warmup', 'd_scale', 'd_size')
                  if getattr(args, key) is not None}
     if args.gts:
         overrides['a_gts'] = tuple(args.gts)

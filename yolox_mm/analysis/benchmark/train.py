@@ -9,7 +9,10 @@ the same weights through the key map
 (GTs as its padded cxcywh targets); its iteration is forward with
 ``get_losses`` -> backward -> SGD step with the same hyper-parameters
 (:func:`~.megvii.megvii_train_step`). The losses of each first iteration
-(same weights, same batch) are compared with ours."""
+(same weights, same batch) are compared with ours. A fourth column is ours
+with NHWC weights (a copy converted as ``ChannelsLastHook`` does, on in the
+tree config): same weights and batch, the same losses up to float
+rounding."""
 import copy
 from typing import Callable
 
@@ -25,10 +28,14 @@ from .timing import profile_table, time_interleaved
 
 HEADER = ('model', 'ours ms/iter', 'mmdet ms/iter', 'Megvii ms/iter',
           'speed-up vs mmdet', 'speed-up vs Megvii',
-          'first-iter loss max rel. diff', 'vs Megvii')
+          'first-iter loss max rel. diff', 'vs Megvii', 'ours NHWC ms/iter',
+          'NHWC vs ours', 'NHWC loss diff')
 LOSS_NOTE = ('first-iter loss max rel. diff: largest |ours - ref| / |ref| '
              'over the loss terms and their sum of the first iteration '
-             '(same weights, same batch), against mmdet and against Megvii')
+             '(same weights, same batch), against mmdet, against Megvii '
+             'and (NHWC loss diff) ours NHWC against ours')
+NHWC_NOTE = ('ours NHWC: our model with its 4-d parameters converted to '
+             'torch.channels_last, as ChannelsLastHook does in training')
 
 
 def _models(sizes: Sizes, with_megvii: bool) -> dict:
@@ -37,7 +44,8 @@ def _models(sizes: Sizes, with_megvii: bool) -> dict:
     ref = build_detector('mmdet', sizes.d_scale, batch_augments=False)
     ours = build_detector('ours', sizes.d_scale, batch_augments=False)
     ours.load_state_dict(ref.state_dict(), strict=True)
-    models = dict(ours=ours, mmdet=ref)
+    models = dict(ours=ours, mmdet=ref, ours_nhwc=copy.deepcopy(ours).to(
+        memory_format=torch.channels_last))
     if with_megvii:
         from yolox_mm.testing.megvii import build_megvii, load_ours_into_megvii
         models['megvii'] = load_ours_into_megvii(
@@ -75,7 +83,10 @@ def _row(label: str, times: dict, first: dict) -> list:
             fmt_ms(mv), fmt_ratio(times['mmdet'] / times['ours']),
             fmt_ratio(None if mv is None else mv / times['ours']),
             f'{max_rel_diff(first["ours"], first["mmdet"]):.1e}',
-            '-' if diff_mv is None else f'{diff_mv:.1e}']
+            '-' if diff_mv is None else f'{diff_mv:.1e}',
+            fmt_ms(times['ours_nhwc']),
+            fmt_ratio(times['ours'] / times['ours_nhwc']),
+            f'{max_rel_diff(first["ours_nhwc"], first["ours"]):.1e}']
 
 
 def section_train(sizes: Sizes, opts: Options,
@@ -93,12 +104,14 @@ def section_train(sizes: Sizes, opts: Options,
     if 'megvii' in times:
         summary.append(SummaryRow(f'{what}, vs Megvii',
                                   times['megvii'] / times['ours']))
+    summary.append(SummaryRow(f'{what}, ours NHWC vs ours',
+                              times['ours'] / times['ours_nhwc']))
     result = SectionResult(
         f'(d) one training iteration, YOLOX-{scale} at {size}x{size}, '
         f'batch {batch}, {sizes.d_gts} GT/img (preprocess -> forward '
         f'-> loss -> backward -> SGD); {opts.threads} thread(s); median '
         f'of {sizes.repeats}', HEADER, [_row(label, times, first)],
-        notes=[LOSS_NOTE], summary=summary)
+        notes=[LOSS_NOTE, NHWC_NOTE], summary=summary)
     if opts.profile:
         result.profiles.append(('(d) ours, one training iteration',
                                 profile_table(steps['ours'])))

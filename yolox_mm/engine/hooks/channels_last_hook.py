@@ -1,14 +1,17 @@
 """Train with the model's 4-d parameters stored as NHWC
 (``torch.channels_last``): oneDNN convolutions then run in NHWC and keep
-their activations (and gradients) in it. On the 2-core AVX-512 CPU of the
-README it made the YOLOX-nano tree iteration 1.20x faster at 1 thread and
-1.08x at 2 threads on a loaded machine (docs/tree_recipe.md); results
-differ from NCHW only by float rounding.
+their activations (and gradients) in it. On the 2-core CPUs of the
+README it made the YOLOX-nano tree iteration 1.20x faster at 1 thread
+(AMD EPYC, loaded machine) and 1.23x at 2 threads (Intel Xeon, idle,
+interleaved: ``tools/analysis_tools/benchmark.py --sections d --threads 2
+--d-scale nano --d-size 416``; docs/tree_recipe.md); results differ from
+NCHW only by float rounding.
 
 Not conv+BN fusion: the model trained is the same model.
 
-Opt-in (``custom_hooks += [dict(type='ChannelsLastHook')]``), not used by
-any shipped config. Under DDP the conversion must come before the wrap: DDP
+On in the tree config (``configs/yolox_nano_1xb4-200e_deepforest.py``);
+opt-in elsewhere (``custom_hooks += [dict(type='ChannelsLastHook')]``).
+Under DDP the conversion must come before the wrap: DDP
 builds its gradient buckets from the parameters' layout, and mmengine's
 ``Runner`` wraps the model before any hook runs. Our launcher
 (``tools/train.py``, ``tools/dist_train.sh``) therefore wraps a distributed
