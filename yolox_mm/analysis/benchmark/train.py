@@ -12,7 +12,7 @@ the same weights through the key map
 (same weights, same batch) are compared with ours. A fourth column is ours
 with NHWC weights (a copy converted as ``ChannelsLastHook`` does, on in the
 tree config): same weights and batch, the same losses up to float
-rounding."""
+rounding, which untrained weights amplify (docs/benchmarks.md)."""
 import copy
 from typing import Callable
 
