@@ -33,6 +33,7 @@ from yolox_mm.analysis.benchmark.run import (run_sections,  # noqa: E402
                                              summary_text)
 from yolox_mm.analysis.benchmark.sizes import FULL, SMOKE  # noqa: E402
 from yolox_mm.analysis.benchmark.sizes import Options  # noqa: E402
+from yolox_mm.testing.reference import SCALES  # noqa: E402
 from yolox_mm.testing.megvii import (INSTALL_HINT,  # noqa: E402
                                      megvii_available, megvii_version)
 
@@ -74,7 +75,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num-images', type=int, default=None,
                         help='size of the synthetic set (default 200)')
     parser.add_argument('--d-scale', default=None,
-                        choices=('nano', 'tiny', 's', 'm', 'l', 'x'),
+                        choices=SCALES,
                         help='model of section d (default s; nano with '
                         '--d-size 416 is the tree job\'s model)')
     parser.add_argument('--d-size', type=int, default=None,
