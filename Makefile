@@ -1,8 +1,8 @@
 # yolox_mm: the two commands of the README are `make trees` and `make test`.
 PY := .venv/bin/python
 DATA := data/deepforest
-TREE_CFG := configs/yolox_nano_1xb4-200e_deepforest.py
-TREE_WORK := work_dirs/yolox_nano_1xb4-200e_deepforest
+TREE_CFG := configs/yolox_nano_1xb4-150e_deepforest.py
+TREE_WORK := work_dirs/yolox_nano_1xb4-150e_deepforest
 
 .PHONY: setup data trees pictures test test-fast clean
 

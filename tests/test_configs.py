@@ -407,6 +407,23 @@ def test_tree_recipe():
         'DeterministicResumeHook', 'ChannelsLastHook']
 
 
+def test_main_job_recipe():
+    """`make trees` runs the tree recipe cut to 150 epochs: the same last 15
+    and warm-up 3, so the cosine phase spans epochs 3-135 (T_max 132), and
+    nothing else differs from the 200-epoch config."""
+    main = read_config(osp.join(ROOT, 'configs',
+                                'yolox_nano_1xb4-150e_deepforest.py'))
+    tree = read_config(TREE)
+    assert (main.max_epochs, main.train_cfg.max_epochs) == (150, 150)
+    assert [(s.type, s.begin, s.end) for s in main.param_scheduler] == [
+        ('QuadraticWarmupLR', 0, 3), ('CosineAnnealingLR', 3, 135),
+        ('ConstantLR', 135, 150)]
+    assert main.param_scheduler[1].T_max == 132
+    assert main.custom_hooks[0].num_last_epochs == 15
+    differ = {k for k in set(main) | set(tree) if main.get(k) != tree.get(k)}
+    assert differ == {'max_epochs', 'train_cfg', 'param_scheduler'}
+    assert main.train_cfg.val_interval == tree.train_cfg.val_interval
+
 def test_pss_recipe():
     """Selector training: 40 epochs, linear warm-up from 0.1 x lr for one
     epoch, then the YOLOX cosine/constant phases; FreezeExceptHook first."""

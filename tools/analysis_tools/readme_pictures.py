@@ -1,7 +1,7 @@
 """Write the README pictures from a finished training work dir::
 
     python tools/analysis_tools/readme_pictures.py \\
-        work_dirs/yolox_nano_1xb4-200e_deepforest [--out-dir docs/images] \\
+        work_dirs/yolox_nano_1xb4-150e_deepforest [--out-dir docs/images] \\
         [--prefix trees] [--image NAME] [--score-thr 0.3] [--labels]
 
 (``make pictures``.) Writes ``<prefix>_detections.png`` (the last

@@ -1,5 +1,5 @@
 """The README pictures from a finished training work dir (``make trees``:
-``work_dirs/yolox_nano_1xb4-200e_deepforest``):
+``work_dirs/yolox_nano_1xb4-150e_deepforest``):
 
 - ``<prefix>_detections.png``: the last checkpoint's detections (score >=
   0.3) on a validation image, boxes only (in the first palette colour;
